@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/**
+ * The one config schema (DESIGN §3): types, defaults and validation in one place. Every field carries a
+ * hint so an error can say what to write instead. Objects are strict so a typo is an error, not a silent
+ * default.
+ */
+
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+
+const id = (what: string) =>
+  z.string().regex(ID, { error: `${what} must be lowercase letters, digits and '-', e.g. "home-42"` });
+
+const hostPort = (what: string) =>
+  z.string().regex(HOST_PORT, { error: `${what} must be "HOST:PORT", e.g. "192.168.1.50:502"` });
+
+const modbusSchema = z
+  .strictObject({
+    tcp: hostPort('modbus.tcp').optional(),
+    rtu: z.string().min(1, { error: 'modbus.rtu must be a serial device path, e.g. "/dev/ttyUSB0"' }).optional(),
+    rtuOverTcp: hostPort('modbus.rtuOverTcp').optional(),
+    unitId: z.int().min(0).max(247, { error: 'unitId must be 0..247 (1 for most inverters)' }).default(1),
+    timeoutMs: z.int().min(50).max(30_000, { error: 'timeoutMs must be 50..30000' }).default(1000),
+    baudRate: z
+      .union([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].map((b) => z.literal(b)), {
+        error: 'baudRate must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200',
+      })
+      .default(9600),
+    parity: z.enum(['none', 'even', 'odd'], { error: 'parity must be none, even or odd' }).default('none'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  })
+  .refine((m) => [m.tcp, m.rtu, m.rtuOverTcp].filter((x) => x !== undefined).length === 1, {
+    error: 'give exactly one of modbus.tcp, modbus.rtu or modbus.rtuOverTcp',
+  });
+
+const i2cSchema = z.strictObject({
+  bus: z.int().min(0).max(255).default(1),
+  address: z.int().min(0x03).max(0x77, { error: 'i2c.address must be 0x03..0x77, e.g. 0x40' }),
+  shuntOhms: z.number().positive({ error: 'i2c.shuntOhms must be > 0, e.g. 0.1' }).optional(),
+  maxCurrentA: z.number().positive().optional(),
+});
+
+const gpioLineSchema = z.strictObject({
+  line: z.int().min(0).max(63, { error: 'gpio.line is the header GPIO number (BCM), 0..63, e.g. 17' }),
+  activeLow: z.boolean().default(false),
+});
+
+const deviceSchema = z
+  .strictObject({
+    id: id('device id'),
+    profile: z.string().min(1, { error: 'profile names a file in hardware/profiles, e.g. "sdm630"' }),
+    modbus: modbusSchema.optional(),
+    i2c: i2cSchema.optional(),
+    gpio: gpioLineSchema
+      .extend({
+        safeState: z.enum(['off', 'on'], { error: 'gpio.safeState must be off or on' }).default('off'),
+      })
+      .optional(),
+    load: z
+      .strictObject({
+        powerW: z.number().positive({ error: 'load.powerW is the load power in W, e.g. 2000' }),
+        minOnS: z.int().min(0).default(300),
+        minOffS: z.int().min(0).default(300),
+      })
+      .optional(),
+    /** A value older than this turns stale. Default: 3 cycles. */
+    maxAgeMs: z.int().positive().optional(),
+    enabled: z.boolean().default(true),
+  })
+  .refine((d) => [d.modbus, d.i2c, d.gpio].filter((x) => x !== undefined).length === 1, {
+    error: 'a device needs exactly one transport: modbus, i2c or gpio',
+  });
+
+const brokerUrl = z
+  .string()
+  .regex(/^(mqtt|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/, {
+    error: 'a broker is a URL like "mqtt://10.0.0.2:1883" or "mqtts://broker:8883"',
+  });
+
+export const configSchema = z.strictObject({
+  home: z.strictObject({ id: id('home.id'), zone: id('home.zone') }),
+  cycleMs: z.int().min(100).max(60_000, { error: 'cycleMs must be 100..60000 (1000 is usual)' }).default(1000),
+  devices: z.array(deviceSchema).default([]),
+  panel: z
+    .strictObject({
+      statusLed: gpioLineSchema.optional(),
+      button: gpioLineSchema.extend({ debounceMs: z.int().min(0).max(1000).default(50) }).optional(),
+    })
+    .default({}),
+  mqtt: z
+    .strictObject({
+      brokers: z.array(brokerUrl).min(1, { error: 'mqtt.brokers needs at least one broker URL' }),
+      username: z.string().optional(),
+      passwordFile: z.string().optional(),
+      caFile: z.string().optional(),
+      clientId: z.string().optional(),
+      keepaliveS: z.int().min(5).max(600).default(30),
+      telemetryIntervalMs: z.int().min(1000).max(3_600_000).default(10_000),
+      /** After failing over, try the first (primary) broker again after this long. 0 = never. */
+      returnToPrimaryMs: z.int().min(0).default(300_000),
+      reconnectBaseMs: z.int().min(100).default(1000),
+      reconnectMaxMs: z.int().min(1000).default(60_000),
+      ackTimeoutMs: z.int().min(500).default(10_000),
+      maxInFlight: z.int().min(1).max(65535).default(32),
+      /** Throttle of the backlog drain after a reconnect, messages per second. */
+      drainRatePerS: z.int().min(1).default(200),
+      outbox: z
+        .strictObject({
+          maxRows: z.int().min(100).default(200_000),
+          maxBytes: z.int().min(65_536).default(64 * 1024 * 1024),
+        })
+        .default({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 }),
+    })
+    .optional(),
+  engine: z
+    .strictObject({
+      minOfferW: z.number().min(0).default(300),
+      reserveW: z.number().min(0).default(200),
+      priceCentsPerKwh: z.number().min(0).default(12),
+      slotMinutes: z.int().min(1).max(60).default(15),
+    })
+    .default({ minOfferW: 300, reserveW: 200, priceCentsPerKwh: 12, slotMinutes: 15 }),
+  store: z
+    .strictObject({
+      path: z.string().min(1).default('/var/lib/powerdeal/powerdeal.db'),
+      /** Raw readings older than this are pruned (hourly aggregates are kept). */
+      readingsRetentionDays: z.int().min(1).default(7),
+    })
+    .default({ path: '/var/lib/powerdeal/powerdeal.db', readingsRetentionDays: 7 }),
+  web: z
+    .strictObject({ listen: hostPort('web.listen').default('127.0.0.1:8080') })
+    .default({ listen: '127.0.0.1:8080' }),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DeviceConfig = Config['devices'][number];
+export type ModbusConfig = NonNullable<DeviceConfig['modbus']>;
+export type I2cConfig = NonNullable<DeviceConfig['i2c']>;
+export type GpioConfig = NonNullable<DeviceConfig['gpio']>;
+export type MqttConfig = NonNullable<Config['mqtt']>;
