@@ -65,7 +65,10 @@ export function parseConfig(text: string, file: string, crossChecks: CrossCheck[
   };
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(file, result.error.issues.map((i) => issueToProblem(i, raw, lineOf)));
+    throw new ConfigError(
+      file,
+      result.error.issues.map((i) => issueToProblem(i, raw, lineOf)),
+    );
   }
   const problems = crossChecks.flatMap((check) => check(result.data));
   if (problems.length > 0) {

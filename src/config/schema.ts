@@ -18,14 +18,20 @@ const hostPort = (what: string) =>
 const modbusSchema = z
   .strictObject({
     tcp: hostPort('modbus.tcp').optional(),
-    rtu: z.string().min(1, { error: 'modbus.rtu must be a serial device path, e.g. "/dev/ttyUSB0"' }).optional(),
+    rtu: z
+      .string()
+      .min(1, { error: 'modbus.rtu must be a serial device path, e.g. "/dev/ttyUSB0"' })
+      .optional(),
     rtuOverTcp: hostPort('modbus.rtuOverTcp').optional(),
     unitId: z.int().min(0).max(247, { error: 'unitId must be 0..247 (1 for most inverters)' }).default(1),
     timeoutMs: z.int().min(50).max(30_000, { error: 'timeoutMs must be 50..30000' }).default(1000),
     baudRate: z
-      .union([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].map((b) => z.literal(b)), {
-        error: 'baudRate must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200',
-      })
+      .union(
+        [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].map((b) => z.literal(b)),
+        {
+          error: 'baudRate must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200',
+        },
+      )
       .default(9600),
     parity: z.enum(['none', 'even', 'odd'], { error: 'parity must be none, even or odd' }).default('none'),
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
@@ -73,15 +79,17 @@ const deviceSchema = z
     error: 'a device needs exactly one transport: modbus, i2c or gpio',
   });
 
-const brokerUrl = z
-  .string()
-  .regex(/^(mqtt|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/, {
-    error: 'a broker is a URL like "mqtt://10.0.0.2:1883" or "mqtts://broker:8883"',
-  });
+const brokerUrl = z.string().regex(/^(mqtt|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/, {
+  error: 'a broker is a URL like "mqtt://10.0.0.2:1883" or "mqtts://broker:8883"',
+});
 
 export const configSchema = z.strictObject({
   home: z.strictObject({ id: id('home.id'), zone: id('home.zone') }),
-  cycleMs: z.int().min(100).max(60_000, { error: 'cycleMs must be 100..60000 (1000 is usual)' }).default(1000),
+  cycleMs: z
+    .int()
+    .min(100)
+    .max(60_000, { error: 'cycleMs must be 100..60000 (1000 is usual)' })
+    .default(1000),
   devices: z.array(deviceSchema).default([]),
   panel: z
     .strictObject({
@@ -109,7 +117,10 @@ export const configSchema = z.strictObject({
       outbox: z
         .strictObject({
           maxRows: z.int().min(100).default(200_000),
-          maxBytes: z.int().min(65_536).default(64 * 1024 * 1024),
+          maxBytes: z
+            .int()
+            .min(65_536)
+            .default(64 * 1024 * 1024),
         })
         .default({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 }),
     })

@@ -4,14 +4,7 @@
  */
 
 /** Message classes. Each class has one delivery policy, see OUTBOX_POLICIES. */
-export type OutboxClass =
-  | 'trade'
-  | 'trade-ack'
-  | 'reject'
-  | 'settlement'
-  | 'accept'
-  | 'offer'
-  | 'telemetry';
+export type OutboxClass = 'trade' | 'trade-ack' | 'reject' | 'settlement' | 'accept' | 'offer' | 'telemetry';
 
 export type OutboxPolicy =
   /** Kept until acknowledged, whatever the caps say. Enqueue fails loudly rather than shed one. */

@@ -1,0 +1,8 @@
+import type { Command } from 'commander';
+
+/** Each verb module exports `register(program)`; this list is the CLI's table of contents. */
+const verbs: Array<(program: Command) => void> = [];
+
+export function registerCommands(program: Command): void {
+  for (const register of verbs) register(program);
+}
