@@ -1,4 +1,4 @@
-import type { QuantityValues } from '../core/quantities.js';
+import type { QuantityName, QuantityValues } from '../core/quantities.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -26,6 +26,8 @@ export interface DeviceHealth {
 export interface Device {
   readonly id: string;
   readonly profileId: string;
+  /** The canonical quantities this device's profile maps (known before the first read). */
+  readonly quantities: readonly QuantityName[];
   /** Opens what the device needs. Never throws because the device is unreachable: it degrades instead. */
   start(): Promise<void>;
   /** Reads every quantity the profile maps. Rejects on failure (timeout, exception, NaN, breaker open). */
