@@ -1,0 +1,43 @@
+/**
+ * MQTT topics (DESIGN §4). Every topic is `powerdeal/v1/{zone}/{home}/{kind}`. Zone and home ids follow the
+ * config id rule (lowercase letters, digits, '-'), so they can never contain the MQTT wildcards or '/'.
+ */
+export const TOPIC_ROOT = 'powerdeal/v1';
+
+export const TOPIC_KINDS = ['status', 'telemetry', 'offer', 'inbox', 'trades'] as const;
+export type TopicKind = (typeof TOPIC_KINDS)[number];
+
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function isTopicId(s: string): boolean {
+  return ID.test(s);
+}
+
+function checkId(what: string, s: string): string {
+  if (!ID.test(s)) throw new RangeError(`${what} "${s}" is not a valid topic id`);
+  return s;
+}
+
+export function homeTopic(zone: string, home: string, kind: TopicKind): string {
+  return `${TOPIC_ROOT}/${checkId('zone', zone)}/${checkId('home', home)}/${kind}`;
+}
+
+/** Every home's retained offer in a zone. */
+export function zoneOffersFilter(zone: string): string {
+  return `${TOPIC_ROOT}/${checkId('zone', zone)}/+/offer`;
+}
+
+export interface ParsedTopic {
+  zone: string;
+  home: string;
+  kind: TopicKind;
+}
+
+export function parseTopic(topic: string): ParsedTopic | null {
+  const parts = topic.split('/');
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return null;
+  const [, , zone, home, kind] = parts as [string, string, string, string, string];
+  if (!ID.test(zone) || !ID.test(home)) return null;
+  if (!(TOPIC_KINDS as readonly string[]).includes(kind)) return null;
+  return { zone, home, kind: kind as TopicKind };
+}

@@ -1,0 +1,14 @@
+import type { Config } from '../config/schema.js';
+import type { ProfileFile } from '../devices/profiles.js';
+import type { Logger } from '../log/logger.js';
+
+/** What every module of the service receives: one typed context, no globals. */
+export interface ServiceContext {
+  config: Config;
+  profiles: ReadonlyMap<string, ProfileFile>;
+  log: Logger;
+  now: () => number;
+  /** Use the in-memory GPIO and I2C backends (no such hardware here, or a demo). */
+  simulated: boolean;
+  version: string;
+}

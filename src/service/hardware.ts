@@ -1,0 +1,88 @@
+import { Gpio } from 'onoff';
+import type { DeviceConfig } from '../config/schema.js';
+import { type Actuator, type Device, type DeviceHealth, errorText, newHealth } from '../devices/device.js';
+import { createGpioBackend, type GpioBackend } from '../devices/gpio/index.js';
+import { createRelay } from '../devices/gpio/relay.js';
+import { createI2cDevice } from '../devices/i2c/device.js';
+import { createI2cBusRegistry, type I2cBusRegistry } from '../devices/i2c/registry.js';
+import { BusRegistry } from '../devices/modbus/bus-registry.js';
+import { createModbusDevice } from '../devices/modbus/device.js';
+import type { ServiceContext } from './context.js';
+
+export type RelayActuator = Actuator & { health(): DeviceHealth };
+
+/** Every device of the home, built from config and profiles, with the buses they share. */
+export interface Hardware {
+  readonly devices: readonly Device[];
+  readonly relays: readonly RelayActuator[];
+  health(): DeviceHealth[];
+  maxAgeMs(deviceId: string): number;
+  /** Relays to their safe state, devices stopped, buses closed. */
+  stop(): Promise<void>;
+}
+
+/** No sysfs GPIO here (a laptop, a container, CI): use the in-memory backends. */
+export function hardwareIsSimulated(): boolean {
+  return !Gpio.accessible;
+}
+
+export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
+  const log = ctx.log.child({ module: 'devices' });
+  const buses = new BusRegistry({ log });
+  const i2c: I2cBusRegistry = createI2cBusRegistry({ simulated: ctx.simulated });
+  const gpio: GpioBackend = createGpioBackend({ simulated: ctx.simulated });
+  const devices: Device[] = [];
+  const relays: RelayActuator[] = [];
+  const enabled = ctx.config.devices.filter((d) => d.enabled);
+  for (const cfg of enabled) {
+    const profile = ctx.profiles.get(cfg.profile);
+    try {
+      if (!profile) throw new Error(`unknown profile ${cfg.profile}`);
+      if (cfg.modbus) devices.push(createModbusDevice(cfg, profile, { buses, log, now: ctx.now }));
+      else if (cfg.i2c) devices.push(createI2cDevice(cfg, profile, { i2c, log, now: ctx.now }));
+      else if (cfg.gpio) relays.push(createRelay(cfg, profile, { gpio, log }));
+    } catch (err) {
+      // One bad device degrades that device only.
+      log.error({ err, device: cfg.id }, 'device could not be created; it stays faulted');
+      devices.push(brokenDevice(cfg, errorText(err)));
+    }
+  }
+  // start() never throws for an unreachable device; a throw here is a bug in that driver, isolated.
+  await Promise.all(
+    devices.map((d) => d.start().catch((err) => log.error({ err, device: d.id }, 'device start failed'))),
+  );
+  await Promise.all(
+    relays.map((r) => r.set(r.safeState).catch((err) => log.error({ err, relay: r.id }, 'relay init failed'))),
+  );
+  const byId = new Map<string, DeviceConfig>(enabled.map((d) => [d.id, d]));
+  return {
+    devices,
+    relays,
+    health: () => [...devices.map((d) => d.health()), ...relays.map((r) => r.health())],
+    maxAgeMs: (id) => byId.get(id)?.maxAgeMs ?? 3 * ctx.config.cycleMs,
+    stop: async () => {
+      await Promise.all(relays.map((r) => r.set(r.safeState).catch(() => undefined)));
+      await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
+      await buses.closeAll();
+      await i2c.closeAll();
+    },
+  };
+}
+
+/** A device whose driver could not even be built: permanently `fault`, with the reason. */
+function brokenDevice(cfg: DeviceConfig, error: string): Device {
+  const health = newHealth(cfg.id, cfg.profile, 'unavailable');
+  health.state = 'fault';
+  health.lastError = error;
+  return {
+    id: cfg.id,
+    profileId: cfg.profile,
+    quantities: [],
+    start: async () => undefined,
+    read: async () => {
+      throw new Error(error);
+    },
+    health: () => health,
+    stop: async () => undefined,
+  };
+}

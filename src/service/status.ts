@@ -1,0 +1,48 @@
+import type { Snapshot } from '../core/quantities.js';
+import type { CycleRunner, CycleStats } from '../cycle/runner.js';
+import type { DeviceHealth } from '../devices/device.js';
+import type { Link, LinkStatus } from '../link/index.js';
+import type { OutboxStats, Store } from '../store/index.js';
+import type { ServiceContext } from './context.js';
+import type { Hardware } from './hardware.js';
+import type { ModuleReport } from './module.js';
+
+/** One JSON view of the whole service: `/api/status`, `powerdeal status`, the page. No secrets in it. */
+export interface ServiceStatus {
+  home: { id: string; zone: string };
+  version: string;
+  pid: number;
+  uptimeS: number;
+  simulated: boolean;
+  modules: ModuleReport[];
+  cycle: CycleStats | null;
+  snapshot: Snapshot | null;
+  devices: DeviceHealth[];
+  link: LinkStatus | null;
+  outbox: OutboxStats | null;
+}
+
+export function serviceStatus(parts: {
+  ctx: ServiceContext;
+  startedAt: number;
+  store: Store | undefined;
+  hardware: Hardware | undefined;
+  cycle: CycleRunner | undefined;
+  link: Link | undefined;
+  modules: ModuleReport[];
+}): ServiceStatus {
+  const now = parts.ctx.now();
+  return {
+    home: parts.ctx.config.home,
+    version: parts.ctx.version,
+    pid: process.pid,
+    uptimeS: Math.round((now - parts.startedAt) / 1000),
+    simulated: parts.ctx.simulated,
+    modules: parts.modules,
+    cycle: parts.cycle?.stats() ?? null,
+    snapshot: parts.cycle?.latest() ?? null,
+    devices: parts.hardware?.health() ?? [],
+    link: parts.link?.status() ?? null,
+    outbox: parts.store?.outbox.stats(now) ?? null,
+  };
+}

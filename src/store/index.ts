@@ -1,0 +1,102 @@
+import type Database from 'better-sqlite3';
+import type { Logger } from '../log/logger.js';
+import { type DeadLetters, SqliteDeadLetters } from './dead-letters.js';
+import { type InboxDedupe, SqliteInboxDedupe } from './inbox.js';
+import { SqliteMeta, type StoreMeta } from './meta.js';
+import { migrate } from './migrations.js';
+import { openDatabase, quickCheck } from './open.js';
+import { type Outbox, type OutboxCaps, SqliteOutbox } from './outbox.js';
+import { type Readings, SqliteReadings } from './readings.js';
+import { PersistentSeq, type Seq } from './seq.js';
+import { Transactions } from './transactions.js';
+
+export type { DeadLetter, DeadLetterInput, DeadLetters } from './dead-letters.js';
+export type { InboxDedupe } from './inbox.js';
+export type { StoreMeta } from './meta.js';
+export type { Outbox, OutboxCaps, OutboxListRow, OutboxStatsDetail } from './outbox.js';
+export * from './outbox-types.js';
+export type { HourlyAggregate, Readings } from './readings.js';
+export type { Seq } from './seq.js';
+
+export interface StoreOptions {
+  /** Database file; its directory is created if missing. `:memory:` gives a throwaway store. */
+  path: string;
+  log: Logger;
+  /** Clock for the store's own timestamps (quarantine file names, prune schedules). Default Date.now. */
+  now?: () => number;
+  /** Outbox caps; telemetry is shed oldest-first to stay under them. Default 200,000 rows / 64 MiB. */
+  outboxCaps?: OutboxCaps;
+  /** Inbox dedupe retention window. Default 24 h. */
+  inboxWindowMs?: number;
+  /** Dead letters kept (oldest deleted beyond it; the per-reason totals keep counting). Default 10,000. */
+  deadLetterMaxRows?: number;
+  /**
+   * Readings are buffered in memory and written in one transaction at most this often (0: every
+   * append is written at once). `latest()` always sees the newest snapshot. Default 0.
+   */
+  readingsFlushMs?: number;
+}
+
+export interface Store {
+  readonly db: Database.Database;
+  readonly outbox: Outbox;
+  readonly deadLetters: DeadLetters;
+  readonly inbox: InboxDedupe;
+  /** Per-home envelope seq: persisted, monotonic, never reused after a crash or a power cut. */
+  readonly seq: Seq;
+  readonly readings: Readings;
+  readonly meta: StoreMeta;
+  /**
+   * Runs `fn` in one transaction (a savepoint when nested). `durable`: the commit is synced to the
+   * device before this returns (synchronous=FULL; use it where a promise to a neighbour is recorded);
+   * otherwise NORMAL (consistent after a power cut, but the last commits may roll back). Writing a
+   * never-shed outbox row or reserving seq numbers makes the enclosing transaction durable by itself.
+   */
+  transaction<T>(fn: () => T, opts?: { durable?: boolean }): T;
+  /** `PRAGMA quick_check`: 'ok' or the problems found. */
+  quickCheck(): 'ok' | string;
+  /** Where a corrupt database file found at open was moved to, or null. */
+  readonly quarantined: string | null;
+  /** Writes buffered readings and closes the database. Idempotent. */
+  close(): void;
+}
+
+export const DEFAULT_OUTBOX_CAPS: OutboxCaps = { maxRows: 200_000, maxBytes: 64 * 1024 * 1024 };
+
+/**
+ * Opens (or creates) the store: WAL, integrity check with quarantine of a corrupt file, migrations.
+ * Throws only for what a fresh file cannot fix (permissions, a database from a newer version).
+ */
+export function openStore(opts: StoreOptions): Store {
+  const now = opts.now ?? Date.now;
+  const { db, quarantined } = openDatabase(opts.path, opts.log, now, migrate);
+  const tx = new Transactions(db, opts.path);
+  const meta = new SqliteMeta(db);
+  const deadLetters = new SqliteDeadLetters(db, { maxRows: opts.deadLetterMaxRows ?? 10_000 });
+  const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
+  const inbox = new SqliteInboxDedupe(db, opts.inboxWindowMs ?? 24 * 3_600_000);
+  const seq = new PersistentSeq(db, tx);
+  const readings = new SqliteReadings(db, tx, meta, { flushMs: opts.readingsFlushMs ?? 0 });
+  let closed = false;
+  return {
+    db,
+    outbox,
+    deadLetters,
+    inbox,
+    seq,
+    readings,
+    meta,
+    quarantined,
+    transaction: (fn, o) => tx.run(fn, o?.durable === true),
+    quickCheck: () => quickCheck(db),
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        readings.flush(now());
+      } finally {
+        db.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The schema history. `PRAGMA user_version` is the number of migrations applied; each migration runs
+ * in one transaction with the version bump, so a crash leaves the database either before or after it.
+ * Never edit a released migration: append a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox, dead letters, inbox dedupe, seq, meta, readings',
+    sql: `
+      -- AUTOINCREMENT: a rowId is never reused, so a late ack for a deleted row can never hit a new one.
+      CREATE TABLE outbox (
+        row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        class TEXT NOT NULL
+          CHECK (class IN ('trade','trade-ack','reject','settlement','accept','offer','telemetry')),
+        msg_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        retain INTEGER NOT NULL,
+        expires_at INTEGER,
+        coalesce_key TEXT,
+        enqueued_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        bytes INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_by_class ON outbox (class, row_id);
+      CREATE INDEX outbox_by_expiry ON outbox (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE INDEX outbox_by_coalesce ON outbox (coalesce_key, row_id) WHERE coalesce_key IS NOT NULL;
+
+      -- Running totals kept by triggers: stats never scan the outbox, and a rolled-back enqueue
+      -- rolls its totals back with it.
+      CREATE TABLE outbox_class_stats (
+        class TEXT PRIMARY KEY,
+        depth INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      INSERT INTO outbox_class_stats (class) VALUES
+        ('trade'), ('trade-ack'), ('reject'), ('settlement'), ('accept'), ('offer'), ('telemetry');
+      CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox BEGIN
+        UPDATE outbox_class_stats SET depth = depth + 1, bytes = bytes + NEW.bytes WHERE class = NEW.class;
+      END;
+      CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox BEGIN
+        UPDATE outbox_class_stats SET depth = depth - 1, bytes = bytes - OLD.bytes WHERE class = OLD.class;
+      END;
+
+      CREATE TABLE outbox_counters (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sent INTEGER NOT NULL DEFAULT 0,
+        retries INTEGER NOT NULL DEFAULT 0,
+        dead_letters INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
+        coalesced INTEGER NOT NULL DEFAULT 0,
+        shed_cap INTEGER NOT NULL DEFAULT 0,
+        purged INTEGER NOT NULL DEFAULT 0,
+        over_cap INTEGER NOT NULL DEFAULT 0,
+        last_success_ts INTEGER
+      );
+      INSERT INTO outbox_counters (id) VALUES (1);
+
+      CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        reason TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        payload_bytes INTEGER NOT NULL,
+        from_home TEXT,
+        message_id TEXT,
+        class TEXT,
+        retain INTEGER
+      );
+      CREATE INDEX dead_letters_by_reason ON dead_letters (reason);
+      CREATE TABLE dead_letter_rows (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+      INSERT INTO dead_letter_rows (id, n) VALUES (1, 0);
+      CREATE TRIGGER dead_letters_count_insert AFTER INSERT ON dead_letters BEGIN
+        UPDATE dead_letter_rows SET n = n + 1 WHERE id = 1;
+      END;
+      CREATE TRIGGER dead_letters_count_delete AFTER DELETE ON dead_letters BEGIN
+        UPDATE dead_letter_rows SET n = n - 1 WHERE id = 1;
+      END;
+      -- Lifetime totals per reason: they keep counting when old dead letters are dropped or purged.
+      CREATE TABLE dead_letter_totals (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+
+      CREATE TABLE inbox_seen (
+        from_home TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (from_home, msg_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX inbox_seen_by_time ON inbox_seen (seen_at);
+
+      -- Every seq below reserved_below may have been handed out (see seq.ts).
+      CREATE TABLE seq (id INTEGER PRIMARY KEY CHECK (id = 1), reserved_below INTEGER NOT NULL);
+      INSERT INTO seq (id, reserved_below) VALUES (1, 1);
+
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+      -- One row per cycle, values packed (readings-codec.ts): about 150 bytes a cycle.
+      CREATE TABLE readings (ts INTEGER PRIMARY KEY, cycle INTEGER NOT NULL, data BLOB NOT NULL);
+      -- Aggregates of good values per quantity and hour; they outlive the raw readings.
+      CREATE TABLE readings_hourly (
+        hour INTEGER NOT NULL,
+        quantity TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        mean REAL NOT NULL,
+        min_value REAL NOT NULL,
+        max_value REAL NOT NULL,
+        PRIMARY KEY (hour, quantity)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies the pending migrations. Refuses a database written by a newer version of the program. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = migrations.at(-1)?.version ?? 0;
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw new Error(
+      `store: database schema version ${current} is newer than this program's (${latest}); ` +
+        'run the newer version or restore a backup',
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    // IMMEDIATE takes the write lock first, so two processes opening at once cannot both apply it.
+    db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,54 @@
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+
+/**
+ * Transactions with a per-commit durability choice. The connection runs at synchronous=NORMAL (WAL:
+ * consistent after a power cut, but the last commits may roll back); a durable commit runs at FULL.
+ *
+ * SQLite refuses to change `synchronous` inside a transaction, so a durable request made inside an
+ * outer non-durable transaction is kept owed and paid after the outer commit by syncing the WAL file
+ * (fsync flushes the file's pages, whichever descriptor asks), before control returns to the caller.
+ */
+export class Transactions {
+  private durableOwed = false;
+  /** One wrapper for every call: better-sqlite3 passes the arguments through (BEGIN or SAVEPOINT). */
+  private readonly runner: <T>(fn: () => T) => T;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+  ) {
+    this.runner = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
+  }
+
+  run<T>(fn: () => T, durable = false): T {
+    if (this.db.inTransaction) {
+      if (durable) this.durableOwed = true;
+      return this.runner(fn);
+    }
+    if (durable) this.db.pragma('synchronous = FULL');
+    try {
+      const result = this.runner(fn);
+      if (this.durableOwed && !durable) this.syncWal();
+      return result;
+    } finally {
+      this.durableOwed = false;
+      if (durable) this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  private syncWal(): void {
+    if (this.path === ':memory:' || this.path === '') return;
+    let fd: number;
+    try {
+      fd = openSync(`${this.path}-wal`, 'r');
+    } catch {
+      return; // no WAL file: the commit went straight to the database file at a checkpoint
+    }
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
