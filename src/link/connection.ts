@@ -23,6 +23,10 @@ export interface ConnectParams {
   /** A persistent session: subscriptions and QoS 1 messages wait at the broker while the link is away. */
   persistent: boolean;
   will?: { topic: string; payload: Buffer };
+  /** Attached at client creation: queued session messages can arrive in the same read as the CONNACK. */
+  onMessage?: (topic: string, payload: Buffer) => void;
+  /** Aborts the attempt (the link is stopping). */
+  signal?: AbortSignal;
 }
 
 export interface Connection {
@@ -80,6 +84,7 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
     };
     const onError = (err: Error) => fail(err);
     const onClose = () => fail(new Error('connection closed before CONNACK'));
+    const onAbort = () => fail(new Error('connection attempt aborted'));
     const onConnect = (connack: IConnackPacket) => {
       cleanup();
       resolve({ client, connack, url: p.url, protocolVersion: p.protocolVersion });
@@ -88,12 +93,19 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
       client.off('error', onError);
       client.off('close', onClose);
       client.off('connect', onConnect);
+      p.signal?.removeEventListener('abort', onAbort);
       // A listener must stay: mqtt.js throws on an 'error' nobody listens to.
       client.on('error', () => {});
     };
     client.on('error', onError);
     client.on('close', onClose);
     client.on('connect', onConnect);
+    if (p.onMessage) {
+      const onMessage = p.onMessage;
+      client.on('message', (topic, payload) => onMessage(topic, payload));
+    }
+    if (p.signal?.aborted) onAbort();
+    else p.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -104,17 +116,16 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
 export async function connectNegotiated(
   p: Omit<ConnectParams, 'protocolVersion'>,
   known: Map<string, ProtocolVersion>,
-  buildWill: (version: ProtocolVersion) => ConnectParams['will'],
 ): Promise<Connection> {
   const version = known.get(p.url) ?? 5;
   try {
-    const conn = await connectOnce({ ...p, protocolVersion: version, will: buildWill(version) });
+    const conn = await connectOnce({ ...p, protocolVersion: version });
     known.set(p.url, version);
     return conn;
   } catch (err) {
     const code = reasonCodeOf(err);
     if (version !== 5 || code === undefined || !UNSUPPORTED_PROTOCOL_CODES.has(code)) throw err;
-    const conn = await connectOnce({ ...p, protocolVersion: 4, will: buildWill(4) });
+    const conn = await connectOnce({ ...p, protocolVersion: 4 });
     known.set(p.url, 4);
     return conn;
   }

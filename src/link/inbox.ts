@@ -1,11 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import {
-  type DecodeFailure,
-  decodeEnvelope,
-  type Envelope,
-  MAX_ENVELOPE_BYTES,
-  TYPE_TOPICS,
-} from '../protocol/envelope.js';
+import { type DecodeFailure, decodeEnvelope, type Envelope, TYPE_TOPICS } from '../protocol/envelope.js';
 import { homeTopic, parseTopic, zoneOffersFilter } from '../protocol/topics.js';
 import type { LinkStore } from './link-store.js';
 
@@ -13,7 +7,8 @@ import type { LinkStore } from './link-store.js';
  * Inbound messages: the home's inbox and the zone's retained offers. Every payload is checked in order of
  * cost (size, UTF-8 + JSON, envelope schema, body schema, topic consistency, expiry, signature, dedupe), so
  * garbage is refused before it costs much. A refused message goes to the dead-letter table with its reason
- * and is counted; handle() never throws.
+ * and is counted; handle() never throws. The dead letter's reason is the bare reason code (one bucket
+ * per reason for counting); the detail goes to the debug log.
  */
 
 /** What a signature check can refuse, once envelopes are signed (a zone keyring). */
@@ -110,10 +105,9 @@ export function createInbox(opts: InboxOptions): Inbox {
       store.deadLetters.add(
         {
           direction: 'in',
-          reason: `${reason}: ${detail}`,
+          reason,
           topic: topic.slice(0, 256),
-          // Keep an oversized payload's head only: enough to see what it was.
-          payload: payload.length > MAX_ENVELOPE_BYTES ? payload.subarray(0, MAX_ENVELOPE_BYTES) : payload,
+          payload,
           ...(env ? { from: env.from, messageId: env.id } : {}),
         },
         now(),

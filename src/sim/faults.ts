@@ -26,15 +26,13 @@ export function garbleRtuFrame(frame: Buffer, random: () => number): Buffer {
 
 /**
  * A garbled TCP answer: the MBAP framing survives (the connection stays in step) but the PDU is random,
- * with a function code that is neither the one asked nor its exception.
+ * headed by a function code from the user-defined range 65..72 that no request here ever uses, so any
+ * master sees an answer that does not match its question.
  */
 export function garblePdu(pdu: Buffer, random: () => number): Buffer {
-  const fc = (pdu[0] ?? 0) & 0x7f;
   const out = Buffer.alloc(pdu.length);
   for (let i = 1; i < out.length; i++) out[i] = Math.floor(random() * 256);
-  let bogus = fc;
-  while (bogus === fc || bogus === 0) bogus = Math.floor(random() * 0x80);
-  out[0] = bogus;
+  out[0] = 65 + Math.floor(random() * 8);
   return out;
 }
 

@@ -44,7 +44,6 @@ const M123 = {
   revert: 5,
   enable: 7,
   outPfEnable: 12,
-  varPctMode: 19,
   varPctEnable: 20,
   firstSf: 21,
 } as const;

@@ -60,7 +60,8 @@ interface DeadLetterRow {
   retain: number | null;
 }
 
-const COLUMNS = 'id, ts, direction, reason, topic, payload, payload_bytes, from_home, message_id, class, retain';
+const COLUMNS =
+  'id, ts, direction, reason, topic, payload, payload_bytes, from_home, message_id, class, retain';
 
 function toDeadLetter(r: DeadLetterRow): DeadLetter {
   return {

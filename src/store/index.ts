@@ -31,8 +31,11 @@ export interface StoreOptions {
   /** Dead letters kept (oldest deleted beyond it; the per-reason totals keep counting). Default 10,000. */
   deadLetterMaxRows?: number;
   /**
-   * Readings are buffered in memory and written in one transaction at most this often (0: every
-   * append is written at once). `latest()` always sees the newest snapshot. Default 0.
+   * Readings are buffered in memory and written together, in one transaction, once the oldest buffered
+   * one is this old (0: each append is written at once). A commit writes whole pages, so at 1 Hz this
+   * cuts the bytes written per hour about fourfold, for up to this much history lost in a crash.
+   * `latest()` always sees the newest snapshot; `since`, `hourly`, `prune` and `close` flush first.
+   * Default 10 s.
    */
   readingsFlushMs?: number;
 }
@@ -76,7 +79,7 @@ export function openStore(opts: StoreOptions): Store {
   const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
   const inbox = new SqliteInboxDedupe(db, opts.inboxWindowMs ?? 24 * 3_600_000);
   const seq = new PersistentSeq(db, tx);
-  const readings = new SqliteReadings(db, tx, meta, { flushMs: opts.readingsFlushMs ?? 0 });
+  const readings = new SqliteReadings(db, tx, meta, { flushMs: opts.readingsFlushMs ?? 10_000 });
   let closed = false;
   return {
     db,
@@ -93,7 +96,7 @@ export function openStore(opts: StoreOptions): Store {
       if (closed) return;
       closed = true;
       try {
-        readings.flush(now());
+        readings.flush();
       } finally {
         db.close();
       }

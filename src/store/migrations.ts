@@ -16,9 +16,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'outbox, dead letters, inbox dedupe, seq, meta, readings',
     sql: `
-      -- AUTOINCREMENT: a rowId is never reused, so a late ack for a deleted row can never hit a new one.
+      -- row_id is assigned from the tally's high-water mark, so a rowId is never reused: a late ack
+      -- for a deleted row can never hit a new one.
       CREATE TABLE outbox (
-        row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        row_id INTEGER PRIMARY KEY,
         class TEXT NOT NULL
           CHECK (class IN ('trade','trade-ack','reject','settlement','accept','offer','telemetry')),
         msg_id TEXT NOT NULL,
@@ -33,38 +34,28 @@ export const MIGRATIONS: readonly Migration[] = [
         bytes INTEGER NOT NULL
       );
       CREATE INDEX outbox_by_class ON outbox (class, row_id);
-      CREATE INDEX outbox_by_expiry ON outbox (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE INDEX outbox_by_expiry ON outbox (class, expires_at) WHERE expires_at IS NOT NULL;
       CREATE INDEX outbox_by_coalesce ON outbox (coalesce_key, row_id) WHERE coalesce_key IS NOT NULL;
 
-      -- Running totals kept by triggers: stats never scan the outbox, and a rolled-back enqueue
-      -- rolls its totals back with it.
-      CREATE TABLE outbox_class_stats (
-        class TEXT PRIMARY KEY,
-        depth INTEGER NOT NULL DEFAULT 0,
+      -- All the outbox bookkeeping in one small table, so a commit touches one page for it: depth and
+      -- bytes per class ('class:<name>', kept by triggers, rolled back with the rows), the persisted
+      -- counters, the last success time and the rowId high-water mark.
+      CREATE TABLE outbox_tally (
+        name TEXT PRIMARY KEY,
+        n INTEGER NOT NULL DEFAULT 0,
         bytes INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID;
-      INSERT INTO outbox_class_stats (class) VALUES
-        ('trade'), ('trade-ack'), ('reject'), ('settlement'), ('accept'), ('offer'), ('telemetry');
-      CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox BEGIN
-        UPDATE outbox_class_stats SET depth = depth + 1, bytes = bytes + NEW.bytes WHERE class = NEW.class;
+      INSERT INTO outbox_tally (name) VALUES
+        ('class:trade'), ('class:trade-ack'), ('class:reject'), ('class:settlement'), ('class:accept'),
+        ('class:offer'), ('class:telemetry'), ('sent'), ('retries'), ('dead_letters'), ('expired'),
+        ('coalesced'), ('shed_cap'), ('purged'), ('over_cap'), ('last_success_ts'), ('row_id_hwm');
+      CREATE TRIGGER outbox_tally_insert AFTER INSERT ON outbox BEGIN
+        UPDATE outbox_tally SET n = n + 1, bytes = bytes + NEW.bytes WHERE name = 'class:' || NEW.class;
+        UPDATE outbox_tally SET n = NEW.row_id WHERE name = 'row_id_hwm' AND n < NEW.row_id;
       END;
-      CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox BEGIN
-        UPDATE outbox_class_stats SET depth = depth - 1, bytes = bytes - OLD.bytes WHERE class = OLD.class;
+      CREATE TRIGGER outbox_tally_delete AFTER DELETE ON outbox BEGIN
+        UPDATE outbox_tally SET n = n - 1, bytes = bytes - OLD.bytes WHERE name = 'class:' || OLD.class;
       END;
-
-      CREATE TABLE outbox_counters (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        sent INTEGER NOT NULL DEFAULT 0,
-        retries INTEGER NOT NULL DEFAULT 0,
-        dead_letters INTEGER NOT NULL DEFAULT 0,
-        expired INTEGER NOT NULL DEFAULT 0,
-        coalesced INTEGER NOT NULL DEFAULT 0,
-        shed_cap INTEGER NOT NULL DEFAULT 0,
-        purged INTEGER NOT NULL DEFAULT 0,
-        over_cap INTEGER NOT NULL DEFAULT 0,
-        last_success_ts INTEGER
-      );
-      INSERT INTO outbox_counters (id) VALUES (1);
 
       CREATE TABLE dead_letters (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

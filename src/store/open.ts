@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
@@ -32,7 +32,33 @@ function configure(db: Database.Database): void {
   db.pragma('journal_size_limit = 8388608');
 }
 
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * A non-empty file without the SQLite header is refused before SQLite touches it: closing a connection
+ * deletes the -wal and -shm files, and they belong with the quarantined file.
+ */
+function checkHeader(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return; // absent: SQLite creates it
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n > 0 && !head.subarray(0, n).equals(SQLITE_HEADER.subarray(0, n))) {
+      throw new CorruptDatabaseError('not a database file (no SQLite header)');
+    }
+    if (n > 0 && n < SQLITE_HEADER.length) throw new CorruptDatabaseError('truncated database file');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function openChecked(path: string, prepare: (db: Database.Database) => void): Database.Database {
+  if (path !== ':memory:' && path !== '') checkHeader(path);
   const db = new Database(path);
   try {
     configure(db);
@@ -66,6 +92,8 @@ function quarantine(path: string, now: number): string {
  * Opens the database at `path` and runs `prepare` (the migrations) on it. A file that is corrupt or
  * not a database at all is quarantined with a loud log and replaced by a fresh one, so a damaged SD
  * card sector costs the history, never a crash loop. Other errors (permissions, locks) are thrown.
+ * A file with a valid header but damaged pages has been opened by then: SQLite may fold its WAL into
+ * it while closing, so the quarantined file holds what SQLite could keep.
  */
 export function openDatabase(
   path: string,

@@ -61,8 +61,18 @@ const MAX_ERROR_CHARS = 500;
 const EXPIRING_CLASSES = OUTBOX_PRIORITY.filter((c) => OUTBOX_POLICIES[c].includes('expire'));
 const SHEDDABLE_CLASSES = OUTBOX_PRIORITY.filter((c) => OUTBOX_POLICIES[c] === 'shed-oldest');
 const sqlList = (classes: readonly string[]) => classes.map((c) => `'${c}'`).join(', ');
+const CLASS_PREFIX = 'class:';
 
-type Counter = 'sent' | 'retries' | 'dead_letters' | 'expired' | 'coalesced' | 'shed_cap' | 'purged' | 'over_cap';
+type Counter =
+  | 'sent'
+  | 'retries'
+  | 'dead_letters'
+  | 'expired'
+  | 'coalesced'
+  | 'shed_cap'
+  | 'purged'
+  | 'over_cap'
+  | 'last_success_ts';
 const DROP_COUNTER: Record<DropReason, Counter> = {
   expired: 'expired',
   coalesced: 'coalesced',
@@ -82,10 +92,6 @@ interface Row {
   enqueued_at: number;
   attempts: number;
   last_error: string | null;
-}
-
-interface CountersRow extends Record<Counter, number> {
-  last_success_ts: number | null;
 }
 
 const ROW_COLUMNS =
@@ -163,9 +169,11 @@ export class SqliteOutbox implements Outbox {
 
   nextBatch(limit: number, now: number, inFlight: ReadonlySet<number>): OutboxRow[] {
     if (limit <= 0) return [];
-    this.expireDue(now, inFlight);
+    const depth = this.depths();
+    if (EXPIRING_CLASSES.some((c) => depth[c] > 0)) this.expireDue(now, inFlight);
     const out: OutboxRow[] = [];
     for (const cls of OUTBOX_PRIORITY) {
+      if (depth[cls] === 0) continue;
       let after = 0;
       while (out.length < limit) {
         const want = limit - out.length + Math.min(inFlight.size, SHED_PAGE);
@@ -253,16 +261,19 @@ export class SqliteOutbox implements Outbox {
   stats(now: number): OutboxStatsDetail {
     const depth = zeroByClass();
     const bytesByClass = zeroByClass();
+    const c = {} as Record<Counter, number>;
     let rows = 0;
     let bytes = 0;
-    for (const r of this.s.classStats.all()) {
-      depth[r.class] = r.depth;
-      bytesByClass[r.class] = r.bytes;
-      rows += r.depth;
-      bytes += r.bytes;
+    for (const r of this.s.tally.all()) {
+      if (r.name.startsWith(CLASS_PREFIX)) {
+        const cls = r.name.slice(CLASS_PREFIX.length) as OutboxClass;
+        depth[cls] = r.n;
+        bytesByClass[cls] = r.bytes;
+        rows += r.n;
+        bytes += r.bytes;
+      } else c[r.name as Counter] = r.n;
     }
-    const oldest = this.s.oldest.get()?.enqueued_at;
-    const c = this.s.counters.get() as CountersRow;
+    const oldest = rows === 0 ? undefined : this.s.oldest.get()?.enqueued_at;
     return {
       depth,
       bytes,
@@ -273,7 +284,7 @@ export class SqliteOutbox implements Outbox {
       retries: c.retries,
       deadLetters: c.dead_letters,
       sent: c.sent,
-      lastSuccessTs: c.last_success_ts,
+      lastSuccessTs: c.last_success_ts > 0 ? c.last_success_ts : null,
       overCap: c.over_cap,
       caps: { ...this.caps },
     };
@@ -304,6 +315,12 @@ export class SqliteOutbox implements Outbox {
     return rowId;
   }
 
+  private depths(): Record<OutboxClass, number> {
+    const depth = zeroByClass();
+    for (const r of this.s.classTally.all()) depth[r.name.slice(CLASS_PREFIX.length) as OutboxClass] = r.n;
+    return depth;
+  }
+
   private totals(): { rows: number; bytes: number } {
     const t = this.s.totals.get();
     return { rows: t?.rows ?? 0, bytes: t?.bytes ?? 0 };
@@ -326,7 +343,8 @@ export class SqliteOutbox implements Outbox {
       t = this.totals();
     }
     if (this.over(t)) t = this.shed(t);
-    if (!this.over(t)) return;
+    // A sheddable row still over the cap was shed itself: only rows kept above it are counted.
+    if (!this.over(t) || SHEDDABLE_CLASSES.includes(cls)) return;
     this.bump('over_cap', 1);
     if (!this.overCapLogged) {
       this.overCapLogged = true;
@@ -390,6 +408,8 @@ function prepare(db: Database.Database) {
     'purged',
     'over_cap',
   ];
+  // The class rows of the tally sort between 'class:' and 'class;' (';' follows ':').
+  const classRange = "name > 'class:' AND name < 'class;'";
   return {
     insert: db.prepare<{
       class: string;
@@ -402,8 +422,9 @@ function prepare(db: Database.Database) {
       now: number;
       bytes: number;
     }>(
-      `INSERT INTO outbox (class, msg_id, topic, payload, retain, expires_at, coalesce_key, enqueued_at, bytes)
-       VALUES (@class, @id, @topic, @payload, @retain, @expiresAt, @key, @now, @bytes)`,
+      `INSERT INTO outbox (row_id, class, msg_id, topic, payload, retain, expires_at, coalesce_key, enqueued_at, bytes)
+       VALUES ((SELECT n + 1 FROM outbox_tally WHERE name = 'row_id_hwm'),
+               @class, @id, @topic, @payload, @retain, @expiresAt, @key, @now, @bytes)`,
     ),
     coalesce: db.prepare<[string, string, number]>(
       'DELETE FROM outbox WHERE coalesce_key = ? AND class = ? AND row_id < ?',
@@ -427,19 +448,22 @@ function prepare(db: Database.Database) {
     retry: db.prepare<[string, number]>(
       'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE row_id = ?',
     ),
-    totals: db.prepare<[], { rows: number; bytes: number }>(
-      'SELECT sum(depth) AS rows, sum(bytes) AS bytes FROM outbox_class_stats',
+    totals: db.prepare<[], { rows: number | null; bytes: number | null }>(
+      `SELECT sum(n) AS rows, sum(bytes) AS bytes FROM outbox_tally WHERE ${classRange}`,
     ),
-    classStats: db.prepare<[], { class: OutboxClass; depth: number; bytes: number }>(
-      'SELECT class, depth, bytes FROM outbox_class_stats',
+    classTally: db.prepare<[], { name: string; n: number }>(
+      `SELECT name, n FROM outbox_tally WHERE ${classRange}`,
+    ),
+    tally: db.prepare<[], { name: string; n: number; bytes: number }>(
+      'SELECT name, n, bytes FROM outbox_tally',
     ),
     oldest: db.prepare<[], { enqueued_at: number }>('SELECT enqueued_at FROM outbox ORDER BY row_id LIMIT 1'),
-    counters: db.prepare<[], CountersRow>('SELECT * FROM outbox_counters WHERE id = 1'),
     sent: db.prepare<[number, number]>(
-      'UPDATE outbox_counters SET sent = sent + ?, last_success_ts = max(coalesce(last_success_ts, 0), ?) WHERE id = 1',
+      `UPDATE outbox_tally SET n = CASE name WHEN 'sent' THEN n + ? ELSE max(n, ?) END
+       WHERE name IN ('sent', 'last_success_ts')`,
     ),
     bump: Object.fromEntries(
-      counters.map((c) => [c, db.prepare<[number]>(`UPDATE outbox_counters SET ${c} = ${c} + ? WHERE id = 1`)]),
+      counters.map((c) => [c, db.prepare<[number]>(`UPDATE outbox_tally SET n = n + ? WHERE name = '${c}'`)]),
     ) as Record<Counter, Database.Statement<[number]>>,
   };
 }

@@ -1,4 +1,4 @@
-import { type Quality, QUANTITY_NAMES, type QuantityReading, type Snapshot } from '../core/quantities.js';
+import { QUANTITY_NAMES, type Quality, type QuantityReading, type Snapshot } from '../core/quantities.js';
 
 /**
  * Packs one snapshot into one small blob (one row per cycle instead of one row per quantity):
@@ -44,7 +44,13 @@ export function encodeSnapshot(s: Snapshot): Buffer {
   for (const [, q] of present) {
     const age = s.ts - q.ts;
     const tsMode =
-      q.ts === 0 ? TS_NONE : age === 0 ? TS_SAME : Number.isInteger(age) && age > 0 && age <= MAX_AGE ? TS_AGE : TS_ABSOLUTE;
+      q.ts === 0
+        ? TS_NONE
+        : age === 0
+          ? TS_SAME
+          : Number.isInteger(age) && age > 0 && age <= MAX_AGE
+            ? TS_AGE
+            : TS_ABSOLUTE;
     const f32 = q.value !== null && Math.fround(q.value) === q.value;
     const flags =
       Math.max(0, QUALITIES.indexOf(q.quality)) |

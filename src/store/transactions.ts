@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
  */
 export class Transactions {
   private durableOwed = false;
+  private rollbackHooks: (() => void)[] = [];
   /** One wrapper for every call: better-sqlite3 passes the arguments through (BEGIN or SAVEPOINT). */
   private readonly runner: <T>(fn: () => T) => T;
 
@@ -24,17 +25,40 @@ export class Transactions {
   run<T>(fn: () => T, durable = false): T {
     if (this.db.inTransaction) {
       if (durable) this.durableOwed = true;
-      return this.runner(fn);
+      const mark = this.rollbackHooks.length;
+      try {
+        return this.runner(fn);
+      } catch (err) {
+        this.rolledBack(mark);
+        throw err;
+      }
     }
     if (durable) this.db.pragma('synchronous = FULL');
     try {
       const result = this.runner(fn);
+      this.rollbackHooks = [];
       if (this.durableOwed && !durable) this.syncWal();
       return result;
+    } catch (err) {
+      this.rolledBack(0);
+      throw err;
     } finally {
       this.durableOwed = false;
       if (durable) this.db.pragma('synchronous = NORMAL');
     }
+  }
+
+  /**
+   * Inside `run`: calls `hook` if the work done so far is rolled back (by this transaction or by an
+   * enclosing one), so in-memory state can follow the database.
+   */
+  onRollback(hook: () => void): void {
+    if (this.db.inTransaction) this.rollbackHooks.push(hook);
+  }
+
+  private rolledBack(mark: number): void {
+    const hooks = this.rollbackHooks.splice(mark);
+    for (const hook of hooks.reverse()) hook();
   }
 
   private syncWal(): void {

@@ -37,7 +37,9 @@ export function listGpioChips(sysfsRoot = DEFAULT_SYSFS_GPIO): GpioChipInfo[] {
       const read = (file: string) => readFileSync(join(dir, file), 'utf8').trim();
       const base = Number(read('base'));
       const ngpio = Number(read('ngpio'));
-      if (Number.isInteger(base) && Number.isInteger(ngpio)) chips.push({ name, label: read('label'), base, ngpio });
+      if (Number.isInteger(base) && Number.isInteger(ngpio)) {
+        chips.push({ name, label: read('label'), base, ngpio });
+      }
     } catch {
       // A chip directory without label/base/ngpio is not one we can use.
     }
@@ -52,7 +54,8 @@ export function findHeaderChip(sysfsRoot = DEFAULT_SYSFS_GPIO): GpioChipInfo {
     const chip = chips.find((c) => c.label === label);
     if (chip) return chip;
   }
-  const found = chips.length > 0 ? chips.map((c) => `${c.name} "${c.label}"`).join(', ') : 'no gpiochip at all';
+  const found =
+    chips.length > 0 ? chips.map((c) => `${c.name} "${c.label}"`).join(', ') : 'no gpiochip at all';
   throw new GpioError(
     `no Raspberry Pi header GPIO chip in ${sysfsRoot} (looked for ${HEADER_CHIP_LABELS.join(', ')}; found ${found})`,
     'no-chip',
@@ -62,7 +65,10 @@ export function findHeaderChip(sysfsRoot = DEFAULT_SYSFS_GPIO): GpioChipInfo {
 /** The sysfs number of header line `line` (BCM numbering). */
 export function sysfsNumber(chip: GpioChipInfo, line: number): number {
   if (!Number.isInteger(line) || line < 0 || line >= chip.ngpio) {
-    throw new GpioError(`GPIO ${line} does not exist on ${chip.label} (lines 0..${chip.ngpio - 1})`, 'bad-line');
+    throw new GpioError(
+      `GPIO ${line} does not exist on ${chip.label} (lines 0..${chip.ngpio - 1})`,
+      'bad-line',
+    );
   }
   return chip.base + line;
 }

@@ -45,7 +45,8 @@ export class EdgeDebouncer {
     const on = this.readLogical();
     if (on === this.stable) return;
     this.stable = on;
-    const wanted = this.edge === 'both' || (this.edge === 'rising' ? on : this.edge === 'falling' ? !on : false);
+    const wanted =
+      this.edge === 'both' || (this.edge === 'rising' ? on : this.edge === 'falling' ? !on : false);
     if (!wanted) return;
     for (const cb of [...this.listeners]) cb(on);
   }

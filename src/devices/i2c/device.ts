@@ -7,7 +7,7 @@ import type { ProfileFile } from '../profiles.js';
 import { type BackoffOptions, FailureBackoff } from './backoff.js';
 import { hex, type I2cBus } from './bus.js';
 import { decodeRegister, I2cDataError, tidy } from './decode.js';
-import { type I2cProfile, parseI2cProfile, ProfileError } from './profile.js';
+import { type I2cProfile, ProfileError, parseI2cProfile } from './profile.js';
 import type { I2cBusRegistry } from './registry.js';
 
 export interface I2cDeviceContext {
@@ -91,7 +91,9 @@ export function createI2cDevice(cfg: DeviceConfig, profileFile: ProfileFile, ctx
   };
 
   const succeeded = (startedAt: number): void => {
-    if (health.state === 'fault') log.info({ afterFailures: backoff.consecutiveFailures }, 'sensor recovered');
+    if (health.state === 'fault') {
+      log.info({ afterFailures: backoff.consecutiveFailures }, 'sensor recovered');
+    }
     backoff.success();
     health.state = 'ok';
     health.lastSuccessTs = now();
@@ -135,7 +137,9 @@ export function createI2cDevice(cfg: DeviceConfig, profileFile: ProfileFile, ctx
       if (stopped) throw new Error(`${transport}: device stopped`);
       const wait = backoff.waitMs(now());
       if (wait > 0) {
-        throw new Error(`${transport}: backing off after ${backoff.consecutiveFailures} failures, next try in ${wait} ms (${health.lastError})`);
+        throw new Error(
+          `${transport}: backing off after ${backoff.consecutiveFailures} failures, next try in ${wait} ms (${health.lastError})`,
+        );
       }
       health.reads++;
       const startedAt = performance.now();

@@ -1,4 +1,4 @@
-import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import type { SmbusAdapter } from './bus.js';
 import type { FakeI2cChip } from './fake-chips.js';
 

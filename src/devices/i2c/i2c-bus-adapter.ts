@@ -31,19 +31,19 @@ export class I2cBusAdapter implements SmbusAdapter {
     this.bus = bus;
   }
 
-  readWord(address: number, command: number): Promise<number> {
+  async readWord(address: number, command: number): Promise<number> {
     return this.opened().readWord(address, command);
   }
 
-  writeWord(address: number, command: number, word: number): Promise<void> {
+  async writeWord(address: number, command: number, word: number): Promise<void> {
     return this.opened().writeWord(address, command, word);
   }
 
-  readByte(address: number, command: number): Promise<number> {
+  async readByte(address: number, command: number): Promise<number> {
     return this.opened().readByte(address, command);
   }
 
-  receiveByte(address: number): Promise<number> {
+  async receiveByte(address: number): Promise<number> {
     return this.opened().receiveByte(address);
   }
 

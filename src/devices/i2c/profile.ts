@@ -137,11 +137,20 @@ export class ProfileError extends Error {
 
 export function parseI2cProfile(profile: ProfileFile): I2cProfile {
   if (profile.kind !== 'i2c') {
-    throw new ProfileError(`${profile.file}: kind is "${profile.kind}", an I2C device needs a kind: i2c profile`);
+    throw new ProfileError(
+      `${profile.file}: kind is "${profile.kind}", an I2C device needs a kind: i2c profile`,
+    );
   }
   const result = bodySchema.safeParse(profile.body);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const lines = result.error.issues.map((i) => {
+      const at = i.path.join('.') || '(top level)';
+      const hint =
+        at === 'quantities' && i.code === 'unrecognized_keys'
+          ? ` (quantities: ${QUANTITY_NAMES.join(', ')})`
+          : '';
+      return `  - ${at}: ${i.message}${hint}`;
+    });
     throw new ProfileError(`${profile.file}: invalid i2c profile\n${lines.join('\n')}`);
   }
   const body = result.data;

@@ -16,11 +16,13 @@ export interface I2cBusRegistry {
   /** The simulated bus behind `bus(n)`, to place chips and flip faults; undefined on hardware. */
   simulator(busNumber: number): FakeI2cBus | undefined;
   /** Closes every bus handed out. */
-  close(): Promise<void>;
+  closeAll(): Promise<void>;
 }
 
 export interface I2cBusRegistryOptions extends I2cRetryOptions {
   simulated: boolean;
+  /** Time each simulated transaction takes (a 16-bit register read at 100 kHz is about 0.5 ms). */
+  simulatedLatencyMs?: number;
 }
 
 export function createI2cBusRegistry(opts: I2cBusRegistryOptions): I2cBusRegistry {
@@ -28,7 +30,7 @@ export function createI2cBusRegistry(opts: I2cBusRegistryOptions): I2cBusRegistr
   const fakes = new Map<number, FakeI2cBus>();
   const adapterFor = (n: number): SmbusAdapter => {
     if (!opts.simulated) return new I2cBusAdapter(n);
-    const fake = new FakeI2cBus(n);
+    const fake = new FakeI2cBus(n, { latencyMs: opts.simulatedLatencyMs });
     fakes.set(n, fake);
     return fake;
   };
@@ -47,7 +49,7 @@ export function createI2cBusRegistry(opts: I2cBusRegistryOptions): I2cBusRegistr
       this.bus(busNumber);
       return fakes.get(busNumber);
     },
-    async close() {
+    async closeAll() {
       const all = [...buses.values()];
       buses.clear();
       fakes.clear();

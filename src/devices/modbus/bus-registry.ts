@@ -1,5 +1,5 @@
 import type { ModbusConfig } from '../../config/schema.js';
-import { BusWorker, type BusStats, type BusWorkerOptions } from './bus-worker.js';
+import { type BusStats, BusWorker, type BusWorkerOptions } from './bus-worker.js';
 import { busAddress } from './transport.js';
 
 /**
@@ -17,7 +17,9 @@ export class BusRegistry {
     if (existing !== undefined) {
       const a = existing.address;
       if (a.kind === 'rtu' && address.kind === 'rtu') {
-        const mismatch = (['baudRate', 'parity', 'dataBits', 'stopBits'] as const).find((k) => a[k] !== address[k]);
+        const mismatch = (['baudRate', 'parity', 'dataBits', 'stopBits'] as const).find(
+          (k) => a[k] !== address[k],
+        );
         if (mismatch !== undefined) {
           throw new Error(
             `devices on ${address.path} disagree on ${mismatch} (${a[mismatch]} vs ${address[mismatch]}): one serial line has one setting`,

@@ -10,9 +10,10 @@ export interface BusWorkerOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   /**
-   * Silence kept after a timeout or a malformed answer before the line is reopened, so a late reply
-   * lands in the discarded port and cannot answer the next request. Default: 50 ms or 2 frame gaps on
-   * serial lines and gateways, 0 on Modbus TCP (where transaction ids already tell replies apart).
+   * Quiet time kept after a timeout or a malformed answer before the line is reopened, so a late reply
+   * lands in the discarded port and cannot answer the next request (RTU has no transaction id).
+   * Default on serial lines and gateways: the failed request's own timeout (as libmodbus recovers),
+   * at least two frame gaps; on Modbus TCP 0, as transaction ids already tell replies apart.
    */
   settleMs?: number;
   /** Margin past a request's own timeout after which a call that never settled is abandoned. */
@@ -61,14 +62,15 @@ export class BusWorker {
   private readonly queue: Job[] = [];
   private draining: Promise<void> | null = null;
   private client: ModbusClient | null = null;
-  private needsReset = false;
+  /** Set after a timeout or a malformed answer: the line stays quiet until then, then is reopened. */
+  private reset: { quietUntil: number } | null = null;
   private closed = false;
   private consecutiveOpenFailures = 0;
   private nextOpenAt = 0;
   private readonly counters = { requests: 0, failures: 0, timeouts: 0, opens: 0, openFailures: 0 };
   private lastError: string | null = null;
   private readonly units = new Map<number, UnitStats>();
-  private readonly settleMs: number;
+  private readonly minQuietMs: number;
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
   private readonly guardMs: number;
@@ -78,8 +80,7 @@ export class BusWorker {
     readonly address: BusAddress,
     private readonly opts: BusWorkerOptions = {},
   ) {
-    const lineGap = address.kind === 'rtu' ? 2 * frameGapMs(address.baudRate) : 0;
-    this.settleMs = opts.settleMs ?? (address.kind === 'tcp' ? 0 : Math.max(50, lineGap));
+    this.minQuietMs = address.kind === 'rtu' ? 2 * frameGapMs(address.baudRate) : 0;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? 500;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? 30_000;
     this.guardMs = opts.guardMs ?? 2000;
@@ -99,7 +100,10 @@ export class BusWorker {
   ): Promise<number[]> {
     const what = `unit ${unit} ${fn} ${address}+${count}`;
     return this.enqueue(unit, timeoutMs, what, async (c) => {
-      const res = fn === 'holding' ? await c.readHoldingRegisters(address, count) : await c.readInputRegisters(address, count);
+      const res =
+        fn === 'holding'
+          ? await c.readHoldingRegisters(address, count)
+          : await c.readInputRegisters(address, count);
       return res.data;
     });
   }
@@ -113,7 +117,8 @@ export class BusWorker {
   ): Promise<boolean[]> {
     const what = `unit ${unit} ${fn} ${address}+${count}`;
     return this.enqueue(unit, timeoutMs, what, async (c) => {
-      const res = fn === 'coils' ? await c.readCoils(address, count) : await c.readDiscreteInputs(address, count);
+      const res =
+        fn === 'coils' ? await c.readCoils(address, count) : await c.readDiscreteInputs(address, count);
       return res.data.slice(0, count);
     });
   }
@@ -199,7 +204,8 @@ export class BusWorker {
         unit.timeouts++;
       }
       // The line state is unknown after these: a reply may still be coming, or bytes are left over.
-      if (e.kind === 'timeout' || e.kind === 'frame') this.needsReset = true;
+      if (e.kind === 'timeout' || e.kind === 'frame')
+        this.reset = { quietUntil: Date.now() + this.quietAfter(job.timeoutMs) };
       this.lastError = e.message;
       job.reject(e);
     }
@@ -227,15 +233,22 @@ export class BusWorker {
     }
   }
 
+  private quietAfter(timeoutMs: number): number {
+    if (this.opts.settleMs !== undefined) return this.opts.settleMs;
+    if (this.address.kind === 'tcp') return 0;
+    return Math.max(this.minQuietMs, timeoutMs);
+  }
+
   /** The open client, reopening it if needed; rejects at once while a reconnect backoff runs. */
   private async connected(timeoutMs: number): Promise<ModbusClient> {
-    if (this.client !== null && (this.needsReset || !this.client.isOpen)) {
+    if (this.client !== null && (this.reset !== null || !this.client.isOpen)) {
       const old = this.client;
       this.client = null;
-      if (this.needsReset && old.isOpen && this.settleMs > 0) await sleep(this.settleMs);
+      const quiet = this.reset === null ? 0 : this.reset.quietUntil - Date.now();
+      if (quiet > 0 && old.isOpen) await sleep(quiet);
       await closeClient(old);
     }
-    this.needsReset = false;
+    this.reset = null;
     if (this.client !== null) return this.client;
     const wait = this.nextOpenAt - Date.now();
     if (wait > 0) {
@@ -269,7 +282,10 @@ export class BusWorker {
     const opening = openClient(this.address, timeoutMs, onError);
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`open timed out after ${timeoutMs} ms`)), timeoutMs + this.guardMs);
+      timer = setTimeout(
+        () => reject(new Error(`open timed out after ${timeoutMs} ms`)),
+        timeoutMs + this.guardMs,
+      );
     });
     try {
       return await Promise.race([opening, guard]);

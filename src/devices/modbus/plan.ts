@@ -1,3 +1,4 @@
+import { ModbusError } from './errors.js';
 import type { RegisterFunction } from './profile-schema.js';
 
 /** A run of registers that must come back in one request (a value, or a value and its scale factor). */
@@ -24,7 +25,9 @@ export interface PlanOptions {
 export function planReads(spans: readonly Span[], opts: PlanOptions): ReadBlock[] {
   const blocks: ReadBlock[] = [];
   for (const fn of ['input', 'holding'] as const) {
-    const sorted = spans.filter((s) => s.fn === fn).sort((a, b) => a.address - b.address || b.count - a.count);
+    const sorted = spans
+      .filter((s) => s.fn === fn)
+      .sort((a, b) => a.address - b.address || b.count - a.count);
     let current: ReadBlock | undefined;
     for (const span of sorted) {
       if (span.count > opts.maxRegisters) {
@@ -78,7 +81,7 @@ export async function readBlocks(blocks: readonly ReadBlock[], read: BlockReader
   for (const b of blocks) {
     const values = await read(b.fn, b.address, b.count);
     if (values.length < b.count) {
-      throw new RangeError(`asked for ${b.count} registers at ${b.address}, got ${values.length}`);
+      throw new ModbusError('frame', `asked for ${b.count} registers at ${b.address}, got ${values.length}`);
     }
     image.set(b.fn, b.address, values.slice(0, b.count));
   }

@@ -86,14 +86,20 @@ export class ProfileError extends Error {
   }
 }
 
-const registerAddress = z.int().min(0).max(0xffff, { error: 'a register address is 0..65535 (0x0000..0xFFFF)' });
+const registerAddress = z
+  .int()
+  .min(0)
+  .max(0xffff, { error: 'a register address is 0..65535 (0x0000..0xFFFF)' });
 
 const valueFields = {
   target: z.string({ error: 'target names a quantity (e.g. gridPowerW) or an info field (info.serial)' }),
   type: z.enum(REGISTER_TYPES, { error: `type must be one of ${REGISTER_TYPES.join(', ')}` }),
   length: z.int().min(1).max(MAX_READ_REGISTERS).optional(),
   wordOrder: z.enum(['big', 'little'], { error: 'wordOrder must be big or little' }).optional(),
-  scale: z.number().refine((n) => n !== 0, { error: 'scale must not be 0' }).optional(),
+  scale: z
+    .number()
+    .refine((n) => n !== 0, { error: 'scale must not be 0' })
+    .optional(),
   unit: z.string().optional(),
   negate: z.boolean().default(false),
   clampMin: z.number().optional(),
@@ -141,7 +147,9 @@ const sunspecSchema = z.strictObject({
     .min(1)
     .default([40000, 0, 50000]),
   points: z
-    .array(z.strictObject({ ...valueFields, model: modelList, offset: modelOffset, sf: modelOffset.optional() }))
+    .array(
+      z.strictObject({ ...valueFields, model: modelList, offset: modelOffset, sf: modelOffset.optional() }),
+    )
     .min(1, { error: 'a profile needs at least one point' }),
   controls: z
     .strictObject({
@@ -175,7 +183,8 @@ function resolveValue(raw: RawValue, defaultOrder: WordOrder, at: string, proble
       `${at}.target: "${raw.target}" is neither a quantity from src/core/quantities.ts nor info.<name>`,
     );
   } else if ('quantity' in target) {
-    if (raw.type === 'string') problems.push(`${at}.type: ${target.quantity} needs a numeric type, not string`);
+    if (raw.type === 'string')
+      problems.push(`${at}.type: ${target.quantity} needs a numeric type, not string`);
     if (raw.unit === undefined) {
       problems.push(`${at}.unit: missing: say which unit the register holds (e.g. W, kWh, V, Hz)`);
     } else {

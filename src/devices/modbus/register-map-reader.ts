@@ -1,5 +1,5 @@
 import type { QuantityName, QuantityValues } from '../../core/quantities.js';
-import { type ReadBlock, type RegisterImage, planReads, readBlocks } from './plan.js';
+import { planReads, type ReadBlock, type RegisterImage, readBlocks } from './plan.js';
 import type { ModbusProfile, RegisterPoint } from './profile-schema.js';
 import type { UnitIO } from './unit-io.js';
 import { pointValue } from './values.js';
@@ -42,7 +42,8 @@ export class RegisterMapReader implements ProfileReader {
 
   constructor(private readonly profile: ModbusProfile) {
     const opts = { maxGap: profile.maxGap, maxRegisters: profile.maxRegisters };
-    const spans = (points: RegisterPoint[]) => points.map((p) => ({ fn: p.fn, address: p.address, count: p.length }));
+    const spans = (points: RegisterPoint[]) =>
+      points.map((p) => ({ fn: p.fn, address: p.address, count: p.length }));
     this.plan = planReads(spans(profile.points), opts);
     this.infoPlan = planReads(spans(profile.info), opts);
   }

@@ -24,7 +24,8 @@ const MAX_MODELS = 64;
 
 function describeFailure(err: unknown): string {
   if (err instanceof ModbusError) {
-    if (err.kind === 'exception' && err.code !== undefined) return `exception ${err.code} (${exceptionName(err.code)})`;
+    if (err.kind === 'exception' && err.code !== undefined)
+      return `exception ${err.code} (${exceptionName(err.code)})`;
     if (err.kind === 'timeout') return 'no answer';
   }
   return err instanceof Error ? err.message : String(err);

@@ -114,6 +114,11 @@ export async function openClient(
  * request timers without calling back, which would leave a caller waiting forever.
  */
 export async function closeClient(client: ModbusClient): Promise<void> {
+  // A port that already closed never calls back from close(): just release what is left.
+  if (!client.isOpen) {
+    client.destroy(() => undefined);
+    return;
+  }
   await new Promise<void>((done) => {
     const timer = setTimeout(done, 1000);
     try {

@@ -1,11 +1,13 @@
 import { applyScaleFactor, decodeRegisters, RegisterValueError } from './codec.js';
+import { ModbusError } from './errors.js';
 import type { RegisterPoint } from './profile-schema.js';
 
 type Rules = Pick<RegisterPoint, 'type' | 'length' | 'wordOrder' | 'factor' | 'negate' | 'clampMin'>;
 
 /**
  * Turns a point's registers into its canonical value: decode, SunSpec scale factor, unit factor, sign,
- * clamp. Returns null when the device says "not implemented"; throws RegisterValueError for NaN floats.
+ * clamp. Returns null when the device says "not implemented"; throws a `value` ModbusError for NaN floats
+ * and absurd scale factors.
  */
 export function pointValue(
   rules: Rules,
@@ -20,7 +22,7 @@ export function pointValue(
       length: rules.length,
     });
   } catch (err) {
-    if (err instanceof RegisterValueError) throw new RegisterValueError(`${opts.what}: ${err.message}`);
+    if (err instanceof RegisterValueError) throw new ModbusError('value', `${opts.what}: ${err.message}`);
     throw err;
   }
   if (raw === null || typeof raw === 'string') return raw;
@@ -31,7 +33,7 @@ export function pointValue(
     try {
       value = applyScaleFactor(value, sf as number);
     } catch (err) {
-      throw new RegisterValueError(`${opts.what}: ${(err as Error).message}`);
+      throw new ModbusError('value', `${opts.what}: ${(err as Error).message}`);
     }
   }
   // Dividing by 10 rather than multiplying by 0.1 keeps 2301 → 230.1 exact (not 230.10000000000002).

@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { BusWorker } from '../../devices/modbus/bus-worker.js';
+import { ModbusError } from '../../devices/modbus/errors.js';
+import { dumpSunspec, type SunspecDump } from '../../devices/modbus/tools.js';
+import { busAddress } from '../../devices/modbus/transport.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { bold, dim, printJson, table } from '../output.js';
+import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-flags.js';
+
+interface SunspecFlags extends TransportFlags {
+  json?: boolean;
+}
+
+function render(dump: SunspecDump, where: string): string {
+  const lines = [`SunSpec device on ${where}, marker at ${dump.base}`];
+  for (const m of dump.models) {
+    lines.push('', bold(`model ${m.id} ${m.name}`) + dim(`  at ${m.address}, ${m.length} registers`));
+    if (m.points) {
+      const rows = m.points.map((p) => [
+        p.name,
+        p.error !== undefined ? `error: ${p.error}` : p.value === null ? dim('n/a') : typeof p.value === 'string' ? JSON.stringify(p.value) : String(p.value),
+        p.unit ?? '',
+      ]);
+      lines.push(table(['POINT', 'VALUE', 'UNIT'], rows));
+    } else {
+      const regs = m.registers ?? [];
+      for (let i = 0; i < regs.length; i += 8) lines.push(`  +${String(i + 2).padEnd(4)} ${regs.slice(i, i + 8).join(' ')}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `powerdeal sunspec`: find the SunSpec map of a unit and show every model, decoded and scaled. */
+export function register(program: Command): void {
+  addTransportOptions(
+    program
+      .command('sunspec')
+      .description('discover a SunSpec device (marker at 0, 40000 or 50000) and dump its models')
+      .option('--json', 'machine-readable output'),
+  ).action(async (flags: SunspecFlags) => {
+    const cfg = transportFromFlags(flags);
+    const address = busAddress(cfg);
+    const bus = new BusWorker(address);
+    let dump: SunspecDump;
+    try {
+      dump = await dumpSunspec(bus, cfg.unitId, cfg.timeoutMs);
+    } catch (err) {
+      if (err instanceof ModbusError) throw new CliError(`unit ${cfg.unitId} on ${address.description}: ${err.message}`, EXIT.problem);
+      throw err;
+    } finally {
+      await bus.close();
+    }
+    if (flags.json) printJson({ transport: address.description, unit: cfg.unitId, ...dump });
+    else process.stdout.write(`${render(dump, `${address.description} unit ${cfg.unitId}`)}\n`);
+  });
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { ProfileFile } from '../profiles.js';
+
+/** The body of a `kind: gpio` profile. Only outputs (relays) exist so far. */
+const bodySchema = z.strictObject({
+  id: z.string(),
+  kind: z.literal('gpio'),
+  description: z.string().min(1, { error: 'description says what the output switches' }),
+  direction: z.literal('output', { error: 'direction must be "output" (relay profiles)' }),
+});
+
+export type GpioProfile = z.infer<typeof bodySchema> & { file: string };
+
+export class GpioProfileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpioProfileError';
+  }
+}
+
+export function parseGpioProfile(profile: ProfileFile): GpioProfile {
+  if (profile.kind !== 'gpio') {
+    throw new GpioProfileError(
+      `${profile.file}: kind is "${profile.kind}", a GPIO device needs a kind: gpio profile`,
+    );
+  }
+  const result = bodySchema.safeParse(profile.body);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new GpioProfileError(`${profile.file}: invalid gpio profile\n${lines.join('\n')}`);
+  }
+  return { ...result.data, file: profile.file };
+}

@@ -1,0 +1,134 @@
+import { connect, type IPublishPacket } from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLink, type Link } from '../../src/link/link.js';
+import { homeTopic } from '../../src/protocol/topics.js';
+import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/ports.js';
+import {
+  countingReport,
+  HOME,
+  makeMessage,
+  mqttConfig,
+  type Produced,
+  printReport,
+  produce,
+  type Receiver,
+  startReceiver,
+  type TempStore,
+  tempStore,
+  testLogger,
+} from './helpers.js';
+
+const OFFER_TOPIC = homeTopic(HOME.zone, HOME.id, 'offer');
+
+/** What a fresh subscriber to the home's offer topic gets as the retained message, within 1 s. */
+async function retainedOffer(url: string): Promise<IPublishPacket | null> {
+  const client = connect(url, {
+    clientId: `offer-probe-${Math.random()}`,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  client.on('error', () => {});
+  try {
+    await waitFor(() => client.connected, 5000, 'offer probe');
+    return await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(null), 1000);
+      client.on('message', (_topic, payload, packet) => {
+        if (payload.length === 0) return;
+        clearTimeout(t);
+        resolve(packet);
+      });
+      void client.subscribeAsync(OFFER_TOPIC, { qos: 1 });
+    });
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+describe('offers and accepts that expire', () => {
+  let broker: Mosquitto;
+  let receiver: Receiver;
+  let ts: TempStore;
+  let link: Link;
+
+  afterAll(async () => {
+    await link?.stop(1000);
+    await receiver?.close();
+    ts?.dispose();
+    await stopAllMosquittos();
+  });
+
+  it('never sends what expired while offline, counts it, and retains live offers with a message expiry', async () => {
+    broker = await startMosquitto({ persistence: true });
+    receiver = await startReceiver(broker.url, 'expiry');
+    ts = tempStore();
+    link = createLink({
+      mqtt: mqttConfig([broker.url], { reconnectBaseMs: 200, reconnectMaxMs: 1000 }),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(() => link.status().connected, 10_000, 'connected');
+    await broker.stop();
+    await waitFor(() => !link.status().connected, 5000, 'offline');
+
+    const now = Date.now();
+    const stale: string[] = [];
+    const live: Produced[] = [];
+    ts.store.transaction(() => {
+      for (let i = 0; i < 5; i++) {
+        const offer = {
+          ...makeMessage(ts.store, 'offer', i, { expiresAt: now + 800 }),
+          coalesceKey: `slot-${i}`,
+        };
+        ts.store.outbox.enqueue(offer, now);
+        stale.push(offer.id);
+      }
+      for (let i = 0; i < 3; i++) {
+        const accept = makeMessage(ts.store, 'accept', i, { expiresAt: now + 800 });
+        ts.store.outbox.enqueue(accept, now);
+        stale.push(accept.id);
+      }
+      const longOffer = {
+        ...makeMessage(ts.store, 'offer', 99, { expiresAt: now + 60_000 }),
+        coalesceKey: 'long',
+      };
+      ts.store.outbox.enqueue(longOffer, now);
+      live.push({ id: longOffer.id, class: 'offer' });
+    });
+    live.push(...produce(ts.store, 'trade', 10));
+    await new Promise((r) => setTimeout(r, 1200));
+
+    await broker.start();
+    await waitFor(() => countingReport(live, [receiver]).missing === 0, 15_000, 'live messages');
+    await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
+    await new Promise((r) => setTimeout(r, 500));
+    const report = countingReport(live, [receiver]);
+    printReport('expiry', report);
+    const staleReceived = stale.filter((id) => receiver.seen.has(id));
+    console.log(`expiry: stale never sent ${stale.length - staleReceived.length}/${stale.length}`);
+    expect(report.missing).toBe(0);
+    expect(staleReceived).toEqual([]);
+    expect(ts.store.outbox.stats(Date.now()).drops.expired).toBe(stale.length);
+
+    // The live offer is retained with an MQTT 5 message expiry derived from expiresAt.
+    const retained = await retainedOffer(broker.url);
+    expect(retained?.retain).toBe(true);
+    const expiry = retained?.properties?.messageExpiryInterval ?? 0;
+    expect(expiry).toBeGreaterThan(50);
+    expect(expiry).toBeLessThanOrEqual(60);
+
+    // A short-lived offer replaces it; once expired, the broker no longer hands it to new subscribers.
+    const short = makeMessage(ts.store, 'offer', 100, { expiresAt: Date.now() + 1500 });
+    ts.store.transaction(() => ts.store.outbox.enqueue(short, Date.now()));
+    link.notify();
+    await waitFor(() => receiver.seen.has(short.id), 5000, 'short offer sent');
+    expect(JSON.parse((await retainedOffer(broker.url))!.payload.toString()).id).toBe(short.id);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await retainedOffer(broker.url)).toBeNull();
+  }, 60_000);
+});

@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createLink, type Link, type LinkStatus } from '../../src/link/link.js';
+import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/ports.js';
+import {
+  countingReport,
+  HOME,
+  mqttConfig,
+  printReport,
+  produce,
+  type Receiver,
+  retainedStatus,
+  startReceiver,
+  type TempStore,
+  tempStore,
+  testLogger,
+} from './helpers.js';
+
+/**
+ * Bytes waiting unread in the kernel on the broker's side of its connections: with the broker frozen,
+ * that is exactly what clients sent it since, whatever the link believes it sent.
+ */
+function brokerUnreadBytes(port: number): number {
+  let total = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5 || f[3] !== '01') continue; // ESTABLISHED
+      const localPort = Number.parseInt(f[1]!.split(':')[1]!, 16);
+      if (localPort !== port) continue;
+      total += Number.parseInt(f[4]!.split(':')[1]!, 16);
+    }
+  }
+  return total;
+}
+
+/**
+ * Bytes one queued row takes on the wire as an MQTT 5 QoS 1 PUBLISH: type byte, 2-byte remaining length
+ * (for 128..16383), topic length + topic, packet id, empty properties, payload.
+ */
+function publishBytes(ts: TempStore): number {
+  const row = ts.store.outbox.list({ limit: 1 })[0]!;
+  return 1 + 2 + 2 + Buffer.byteLength(row.topic) + 2 + 1 + row.payload.length;
+}
+
+/** Samples the link's status every 20 ms until stopped, keeping the highest in-flight seen. */
+function watchInFlight(link: Link): { stop(): number } {
+  let max = 0;
+  const t = setInterval(() => {
+    max = Math.max(max, link.status().inFlight);
+  }, 20);
+  return {
+    stop() {
+      clearInterval(t);
+      return max;
+    },
+  };
+}
+
+describe('frozen broker and Receive Maximum', () => {
+  let broker: Mosquitto | null = null;
+  let receiver: Receiver | null = null;
+  let ts: TempStore | null = null;
+  let link: Link | null = null;
+
+  afterEach(async () => {
+    broker?.thaw();
+    await link?.stop(500);
+    link = null;
+    await receiver?.close();
+    receiver = null;
+    ts?.dispose();
+    ts = null;
+    await stopAllMosquittos();
+    broker = null;
+  });
+  afterAll(stopAllMosquittos);
+
+  it('opens the breaker on PUBACK timeouts, keeps in-flight within the cap, and closes it after SIGCONT', async () => {
+    broker = await startMosquitto();
+    receiver = await startReceiver(broker.url, 'freeze');
+    ts = tempStore();
+    const cap = 8;
+    link = createLink({
+      mqtt: mqttConfig([broker.url], { ackTimeoutMs: 800, maxInFlight: cap, keepaliveS: 120 }),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(
+      async () => (await retainedStatus(broker!.url, HOME, 500))?.state === 'online',
+      10_000,
+      'online',
+    );
+
+    broker.freeze();
+    const watch = watchInFlight(link);
+    const produced = produce(ts.store, 'trade', 500, 50, { payloadBytes: 1000 });
+    link.notify();
+    await waitFor(() => link!.status().breaker === 'open', 10_000, 'breaker open');
+    // Probes while open (half-open after a growing delay) must still stay within the cap.
+    await new Promise((r) => setTimeout(r, 3000));
+    const frozen: LinkStatus = link.status();
+    const unread = brokerUnreadBytes(broker.port);
+    const perMessage = publishBytes(ts);
+    const rowsHeld = ts.store.outbox.stats(Date.now()).rows;
+
+    broker.thaw();
+    await waitFor(
+      () => countingReport(produced, [receiver!]).missing === 0,
+      30_000,
+      'all delivered after SIGCONT',
+    );
+    await waitFor(() => link!.status().breaker === 'closed', 10_000, 'breaker closed');
+    const maxInFlight = watch.stop();
+    const report = countingReport(produced, [receiver]);
+    printReport('broker frozen', report);
+    console.log(
+      `frozen: ackTimeouts=${frozen.ackTimeouts} inFlight=${frozen.inFlight} unreadBytes=${unread} rowsHeld=${rowsHeld} maxInFlight=${maxInFlight}`,
+    );
+
+    expect(frozen.ackTimeouts).toBeGreaterThanOrEqual(5);
+    expect(frozen.inFlight).toBeLessThanOrEqual(cap);
+    expect(maxInFlight).toBeLessThanOrEqual(cap);
+    expect(link.status().peakInFlight).toBeLessThanOrEqual(cap);
+    // What really reached the broker's socket: `cap` PUBLISH packets (plus at most a 2-byte ping).
+    expect(Math.floor(unread / perMessage)).toBe(cap);
+    expect(rowsHeld).toBeGreaterThanOrEqual(500 - cap);
+    expect(report.missing).toBe(0);
+    expect(report.misordered).toBe(0);
+  }, 60_000);
+
+  it("respects a broker Receive Maximum below mqtt.maxInFlight (mosquitto's max_inflight_messages)", async () => {
+    broker = await startMosquitto({ conf: ['max_inflight_messages 5'] });
+    receiver = await startReceiver(broker.url, 'rmax');
+    ts = tempStore();
+    link = createLink({
+      mqtt: mqttConfig([broker.url], { maxInFlight: 32, keepaliveS: 120 }),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(
+      async () => (await retainedStatus(broker!.url, HOME, 500))?.state === 'online',
+      10_000,
+      'online',
+    );
+    expect(link.status().inFlightCap).toBe(5);
+
+    broker.freeze();
+    const produced = produce(ts.store, 'trade', 200, 50, { payloadBytes: 1000 });
+    link.notify();
+    await waitFor(() => link!.status().inFlight === 5, 5000, 'window full');
+    await new Promise((r) => setTimeout(r, 1000));
+    const unread = brokerUnreadBytes(broker.port);
+    const perMessage = publishBytes(ts);
+    broker.thaw();
+
+    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'all delivered');
+    const report = countingReport(produced, [receiver]);
+    printReport('receive maximum 5', report);
+    console.log(`receive maximum: unreadBytes=${unread} peakInFlight=${link.status().peakInFlight}`);
+    // Five PUBLISH packets reached the frozen broker, not six.
+    expect(Math.floor(unread / perMessage)).toBe(5);
+    expect(link.status().peakInFlight).toBeLessThanOrEqual(5);
+    expect(report.missing).toBe(0);
+    expect(report.misordered).toBe(0);
+  }, 60_000);
+});

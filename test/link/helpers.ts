@@ -1,0 +1,272 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
+import { configSchema, type MqttConfig } from '../../src/config/schema.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import { createEnvelope, encodeEnvelope } from '../../src/protocol/envelope.js';
+import { homeTopic } from '../../src/protocol/topics.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import type { OutboxClass, OutboxMessage } from '../../src/store/outbox-types.js';
+import { waitFor } from '../helpers/ports.js';
+
+/** Shared parts of the link tests: a real store in a temp dir, config through the real schema, a receiver. */
+
+export const HOME = { id: 'home-1', zone: 'zone-a' };
+
+export function testLogger(): Logger {
+  return createLogger({ level: process.env.PD_TEST_LOG ?? 'silent', journald: false });
+}
+
+export function mqttConfig(
+  brokers: string[],
+  over: Partial<Record<keyof MqttConfig, unknown>> = {},
+): MqttConfig {
+  return configSchema.parse({ home: HOME, mqtt: { brokers, ...over } }).mqtt!;
+}
+
+export interface TempStore {
+  store: Store;
+  path: string;
+  dir: string;
+  reopen(): Store;
+  dispose(): void;
+}
+
+export function tempStore(log: Logger = testLogger()): TempStore {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-link-'));
+  const path = join(dir, 'powerdeal.db');
+  const t: TempStore = {
+    store: openStore({ path, log }),
+    path,
+    dir,
+    reopen() {
+      t.store.close();
+      t.store = openStore({ path, log });
+      return t.store;
+    },
+    dispose() {
+      t.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+const CLASS_TOPIC: Record<OutboxClass, 'inbox' | 'trades' | 'offer' | 'telemetry'> = {
+  trade: 'trades',
+  'trade-ack': 'trades',
+  reject: 'trades',
+  settlement: 'trades',
+  accept: 'inbox',
+  offer: 'offer',
+  telemetry: 'telemetry',
+};
+const CLASS_TYPE = {
+  trade: 'trade',
+  'trade-ack': 'trade',
+  reject: 'trade',
+  settlement: 'settlement',
+  accept: 'accept',
+  offer: 'offer',
+  telemetry: 'settlement',
+} as const;
+
+export interface Produced {
+  id: string;
+  class: OutboxClass;
+}
+
+/** An outbox message of the given class, a valid envelope (bodies are placeholders). */
+export function makeMessage(
+  store: Store,
+  cls: OutboxClass,
+  n: number,
+  extra: { expiresAt?: number; payloadBytes?: number; home?: { id: string; zone: string } } = {},
+): OutboxMessage {
+  const home = extra.home ?? HOME;
+  const now = Date.now();
+  const body: Record<string, unknown> = { n };
+  if (extra.payloadBytes) body.pad = 'x'.repeat(extra.payloadBytes);
+  const env = createEnvelope({
+    type: CLASS_TYPE[cls],
+    from: home.id,
+    zone: home.zone,
+    seq: store.seq.next(),
+    ts: now,
+    body,
+    ...(extra.expiresAt !== undefined ? { exp: extra.expiresAt } : {}),
+  });
+  const msg: OutboxMessage = {
+    id: env.id,
+    class: cls,
+    topic: homeTopic(home.zone, home.id, CLASS_TOPIC[cls]),
+    payload: encodeEnvelope(env),
+    retain: cls === 'offer',
+  };
+  if (extra.expiresAt !== undefined) msg.expiresAt = extra.expiresAt;
+  return msg;
+}
+
+/** Enqueues `count` messages, `perTx` per transaction; returns them in commit order. */
+export function produce(
+  store: Store,
+  cls: OutboxClass,
+  count: number,
+  perTx = 10,
+  extra: Parameters<typeof makeMessage>[3] = {},
+): Produced[] {
+  const out: Produced[] = [];
+  for (let i = 0; i < count; i += perTx) {
+    store.transaction(() => {
+      for (let j = i; j < Math.min(count, i + perTx); j++) {
+        const msg = makeMessage(store, cls, j, extra);
+        store.outbox.enqueue(msg, Date.now());
+        out.push({ id: msg.id, class: cls });
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * A subscriber on `powerdeal/v1/#` with a persistent session: records every delivery, dedupes on the
+ * envelope id (as any receiver must with QoS 1) and keeps first arrivals in order.
+ */
+export interface Receiver {
+  client: MqttClient;
+  deliveries: number;
+  /** Envelope ids in first-arrival order. */
+  order: string[];
+  seen: Set<string>;
+  topics: Map<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(
+  url: string,
+  name = 'receiver',
+  opts: { filter?: string; username?: string; password?: string; protocolVersion?: 4 | 5 } = {},
+): Promise<Receiver> {
+  const v5 = (opts.protocolVersion ?? 5) === 5;
+  const client = connect(url, {
+    clientId: `${name}-${process.pid}`,
+    protocolVersion: v5 ? 5 : 4,
+    clean: false,
+    ...(v5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+    reconnectPeriod: 200,
+    connectTimeout: 5000,
+    ...(opts.username !== undefined ? { username: opts.username, password: opts.password } : {}),
+  });
+  client.on('error', () => {});
+  const r: Receiver = {
+    client,
+    deliveries: 0,
+    order: [],
+    seen: new Set(),
+    topics: new Map(),
+    async close() {
+      await client.endAsync(true);
+    },
+  };
+  client.on('message', (topic, payload) => {
+    if (payload.length === 0 || topic.endsWith('/status')) return;
+    let id: string;
+    try {
+      id = (JSON.parse(payload.toString()) as { id: string }).id;
+    } catch {
+      return;
+    }
+    r.deliveries++;
+    if (r.seen.has(id)) return;
+    r.seen.add(id);
+    r.order.push(id);
+    r.topics.set(id, topic);
+  });
+  await waitFor(() => client.connected, 10_000, `receiver connected to ${url}`);
+  await client.subscribeAsync(opts.filter ?? 'powerdeal/v1/#', { qos: 1 });
+  return r;
+}
+
+export interface CountingReport {
+  expected: number;
+  received: number;
+  deliveries: number;
+  duplicatesRemoved: number;
+  missing: number;
+  missingIds: string[];
+  misordered: number;
+}
+
+/** Compares what was committed (in commit order) with what receivers got. */
+export function countingReport(
+  expected: readonly Produced[],
+  receivers: readonly Receiver[],
+): CountingReport {
+  const seen = new Set<string>();
+  const arrivals: string[] = [];
+  let deliveries = 0;
+  for (const r of receivers) {
+    deliveries += r.deliveries;
+    for (const id of r.order) {
+      if (!seen.has(id)) arrivals.push(id);
+      seen.add(id);
+    }
+  }
+  const index = new Map(expected.map((p, i) => [p.id, i]));
+  const classOf = new Map(expected.map((p) => [p.id, p.class]));
+  const missingIds = expected.filter((p) => !seen.has(p.id)).map((p) => p.id);
+  // Misordered within a class: a first arrival that comes after a later-committed one of its class.
+  let misordered = 0;
+  const maxIndex = new Map<string, number>();
+  // With several receivers (failover), order only holds per receiver.
+  for (const r of receivers) {
+    maxIndex.clear();
+    for (const id of r.order) {
+      const i = index.get(id);
+      const cls = classOf.get(id);
+      if (i === undefined || cls === undefined) continue;
+      const max = maxIndex.get(cls) ?? -1;
+      if (i < max) misordered++;
+      else maxIndex.set(cls, i);
+    }
+  }
+  const received = expected.length - missingIds.length;
+  return {
+    expected: expected.length,
+    received,
+    deliveries,
+    duplicatesRemoved: deliveries - seen.size,
+    missing: missingIds.length,
+    missingIds: missingIds.slice(0, 10),
+    misordered,
+  };
+}
+
+export function printReport(name: string, report: CountingReport): void {
+  console.log(`counting report [${name}]: ${JSON.stringify(report)}`);
+}
+
+/** The retained status of a home as a fresh subscriber sees it, or null if none within the timeout. */
+export async function retainedStatus(
+  url: string,
+  home = HOME,
+  timeoutMs = 3000,
+): Promise<{ state: string; version: string } | null> {
+  const client = connect(url, { clientId: `status-${process.pid}-${Math.random()}`, reconnectPeriod: 0 });
+  client.on('error', () => {});
+  try {
+    await waitFor(() => client.connected, 5000, 'status client');
+    return await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(null), timeoutMs);
+      client.on('message', (_topic, payload) => {
+        if (payload.length === 0) return;
+        clearTimeout(t);
+        resolve((JSON.parse(payload.toString()) as { body: { state: string; version: string } }).body);
+      });
+      void client.subscribeAsync(homeTopic(home.zone, home.id, 'status'), { qos: 1 });
+    });
+  } finally {
+    await client.endAsync(true);
+  }
+}

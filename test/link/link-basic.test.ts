@@ -1,0 +1,221 @@
+import { execSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLink, type Link } from '../../src/link/link.js';
+import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import {
+  countingReport,
+  HOME,
+  mqttConfig,
+  printReport,
+  produce,
+  type Receiver,
+  retainedStatus,
+  startReceiver,
+  type TempStore,
+  tempStore,
+  testLogger,
+} from './helpers.js';
+
+describe('link against a real mosquitto', () => {
+  let broker: Mosquitto;
+  let ts: TempStore;
+  let link: Link | null = null;
+  let receiver: Receiver | null = null;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterEach(async () => {
+    await link?.stop(1000);
+    link = null;
+    await receiver?.close();
+    receiver = null;
+    ts?.dispose();
+  });
+  afterAll(stopAllMosquittos);
+
+  it('announces itself, drains the outbox in order, and leaves a retained offline status on stop', async () => {
+    ts = tempStore();
+    receiver = await startReceiver(broker.url, 'basic');
+    const produced = produce(ts.store, 'trade', 200);
+    link = createLink({
+      mqtt: mqttConfig([broker.url]),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: '9.9.9',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'all 200 delivered');
+    await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
+    const report = countingReport(produced, [receiver]);
+    printReport('basic', report);
+    expect(report.missing).toBe(0);
+    expect(report.misordered).toBe(0);
+    const st = link.status();
+    expect(st.connected).toBe(true);
+    expect(st.protocolVersion).toBe(5);
+    expect(st.published).toBe(200);
+    expect(st.inFlightCap).toBe(20); // mosquitto's default Receive Maximum is below maxInFlight (32)
+    expect(await retainedStatus(broker.url)).toEqual({ state: 'online', version: '9.9.9' });
+
+    await link.stop(2000);
+    expect(link.status().state).toBe('stopped');
+    expect(await retainedStatus(broker.url)).toEqual({ state: 'offline', version: '9.9.9' });
+  });
+});
+
+describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
+  let ts: TempStore | null = null;
+  let link: Link | null = null;
+  let receiver: Receiver | null = null;
+  let aedesClose: (() => Promise<void>) | null = null;
+
+  afterEach(async () => {
+    await link?.stop(1000);
+    link = null;
+    await receiver?.close();
+    receiver = null;
+    ts?.dispose();
+    ts = null;
+    await aedesClose?.();
+    aedesClose = null;
+    await stopAllMosquittos();
+  });
+
+  it('dead-letters a row the broker refuses for good (0x87 not authorized) and delivers the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pd-acl-'));
+    const acl = join(dir, 'acl');
+    // Anonymous clients may publish anything but telemetry.
+    writeFileSync(
+      acl,
+      ['status', 'trades', 'offer', 'inbox'].map((k) => `topic readwrite powerdeal/v1/+/+/${k}`).join('\n') +
+        '\ntopic read powerdeal/v1/+/+/telemetry\n',
+    );
+    chmodSync(dir, 0o755);
+    const broker = await startMosquitto({ conf: [`acl_file ${acl}`] });
+    receiver = await startReceiver(broker.url, 'acl');
+    ts = tempStore();
+    const trades = produce(ts.store, 'trade', 20);
+    const telemetry = produce(ts.store, 'telemetry', 3);
+    link = createLink({
+      mqtt: mqttConfig([broker.url]),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(() => ts!.store.outbox.stats(Date.now()).rows === 0, 10_000, 'outbox empty');
+    await waitFor(() => countingReport(trades, [receiver!]).missing === 0, 5000, 'trades delivered');
+    const dead = ts.store.deadLetters.list({ direction: 'out' });
+    expect(dead.map((d) => d.messageId).sort()).toEqual(telemetry.map((p) => p.id).sort());
+    expect(new Set(dead.map((d) => d.reason))).toEqual(new Set(['0x87 not authorized']));
+    expect(link.status().deadLettered).toBe(3);
+    expect(ts.store.outbox.stats(Date.now()).deadLetters).toBe(3);
+    expect(link.status().breaker).toBe('closed');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('falls back to MQTT 3.1.1 when the broker refuses MQTT 5', async () => {
+    const port = await freePort();
+    const broker = await Aedes.createBroker();
+    const server = createServer(broker.handle);
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    aedesClose = async () => {
+      await new Promise((r) => server.close(r));
+      await new Promise((r) => broker.close(r));
+    };
+    const url = `mqtt://127.0.0.1:${port}`;
+    receiver = await startReceiver(url, 'v311', { protocolVersion: 4 });
+    ts = tempStore();
+    const produced = produce(ts.store, 'trade', 50);
+    link = createLink({
+      mqtt: mqttConfig([url]),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 10_000, 'delivered over 3.1.1');
+    expect(link.status().protocolVersion).toBe(4);
+    expect(link.status().inFlightCap).toBe(32);
+    expect(countingReport(produced, [receiver]).misordered).toBe(0);
+  });
+
+  it('connects over TLS with a CA file and a password file, and is refused with a wrong password', async () => {
+    const tlsPort = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'pd-tls-'));
+    chmodSync(dir, 0o755);
+    const sh = (cmd: string) => execSync(cmd, { cwd: dir, stdio: 'pipe' });
+    sh('openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt');
+    sh('openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr');
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    sh(
+      'openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt',
+    );
+    sh('mosquitto_passwd -b -c passwd home-1 s3cret');
+    sh('chmod 644 ca.crt server.crt server.key passwd');
+    writeFileSync(join(dir, 'mqtt.pass'), 's3cret\n');
+    writeFileSync(join(dir, 'wrong.pass'), 'nope\n');
+    const broker = await startMosquitto({
+      conf: [
+        `password_file ${dir}/passwd`,
+        'allow_anonymous false',
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${dir}/ca.crt`,
+        `certfile ${dir}/server.crt`,
+        `keyfile ${dir}/server.key`,
+      ],
+    });
+    receiver = await startReceiver(broker.url, 'tls', { username: 'home-1', password: 's3cret' });
+    ts = tempStore();
+    const produced = produce(ts.store, 'trade', 20);
+    const tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
+    const base = { username: 'home-1', caFile: `${dir}/ca.crt`, reconnectBaseMs: 200, reconnectMaxMs: 1000 };
+
+    const refused = createLink({
+      mqtt: mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/wrong.pass` }),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+    });
+    refused.start();
+    await waitFor(
+      () => /Bad User Name or Password|Not authorized/.test(refused.status().lastError ?? ''),
+      5000,
+      'refused',
+    );
+    expect(refused.status().connected).toBe(false);
+    await refused.stop(500);
+
+    link = createLink({
+      mqtt: mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/mqtt.pass` }),
+      home: HOME,
+      outbox: ts.store.outbox,
+      store: ts.store,
+      log: testLogger(),
+      version: 't',
+      drainStartJitterMs: 0,
+    });
+    link.start();
+    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 10_000, 'delivered over TLS');
+    expect(link.status().broker).toBe(tlsUrl);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

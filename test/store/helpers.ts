@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, type Logger } from '../../src/log/logger.js';
+import type { OutboxClass, OutboxMessage } from '../../src/store/index.js';
+
+/** A temp directory per test file; `cleanup()` removes everything in it. */
+export function tempDir(prefix = 'powerdeal-store-'): {
+  dir: string;
+  path: (name: string) => string;
+  cleanup: () => void;
+} {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    dir,
+    path: (name) => join(dir, name),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A logger whose lines are kept in memory, parsed. */
+export function captureLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    level: 'debug',
+    journald: false,
+    destination: { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
+  });
+  return { log, lines };
+}
+
+let n = 0;
+const EXPIRING: OutboxClass[] = ['accept', 'offer'];
+
+/** An outbox message of `cls`; expiring classes get an expiry far away unless given. */
+export function msg(cls: OutboxClass, extra: Partial<OutboxMessage> = {}): OutboxMessage {
+  n += 1;
+  return {
+    id: `${cls}-${n}`,
+    class: cls,
+    topic: `powerdeal/v1/z/h/${cls}`,
+    payload: Buffer.from(JSON.stringify({ n })),
+    retain: cls === 'offer',
+    ...(EXPIRING.includes(cls) ? { expiresAt: Number.MAX_SAFE_INTEGER } : {}),
+    ...extra,
+  };
+}
