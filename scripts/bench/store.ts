@@ -210,9 +210,13 @@ function procIo(): { wchar: number; writeBytes: number } {
 function benchHour(
   dir: string,
   name: string,
-  opts: { telemetry: boolean; online: boolean; readings: boolean; flushMs?: number },
+  opts: { telemetryEveryS: number; online: boolean; readings: boolean; flushMs?: number },
 ) {
-  const store = openBench(dir, `${name}.db`, { readingsFlushMs: opts.flushMs ?? 0 });
+  const store = openBench(
+    dir,
+    `${name}.db`,
+    opts.flushMs === undefined ? {} : { readingsFlushMs: opts.flushMs },
+  );
   const t0 = Date.UTC(2025, 5, 1, 12);
   const before = procIo();
   const none = new Set<number>();
@@ -221,15 +225,17 @@ function benchHour(
       const now = t0 + i * 1000;
       store.transaction(() => {
         if (opts.readings) store.readings.append(snapshot(i, now), now);
-        if (opts.telemetry)
+        if (opts.telemetryEveryS > 0 && i % opts.telemetryEveryS === 0) {
           store.outbox.enqueue({ ...message('telemetry'), payload: Buffer.alloc(600, 'x') }, now);
+        }
       });
       if (opts.online) {
         const rows = store.outbox.nextBatch(32, now, none);
-        store.outbox.ackMany(
-          rows.map((r) => r.rowId),
-          now,
-        );
+        if (rows.length > 0)
+          store.outbox.ackMany(
+            rows.map((r) => r.rowId),
+            now,
+          );
       }
     }
     store.readings.flush();
@@ -259,25 +265,37 @@ export async function benchStore(): Promise<Record<string, unknown>> {
       drainAckPerRow: benchDrain(dir, false),
       depth: benchDepth(dir),
       bytesWritten1Hz: {
-        readingsOnly: benchHour(dir, 'h-readings', { readings: true, telemetry: false, online: false }),
-        readingsBuffered10s: benchHour(dir, 'h-buf10', {
+        readingsEveryCycle: benchHour(dir, 'h-r0', {
           readings: true,
-          telemetry: false,
+          telemetryEveryS: 0,
           online: false,
-          flushMs: 10_000,
+          flushMs: 0,
         }),
-        readingsBuffered60s: benchHour(dir, 'h-buf60', {
+        readingsBuffered10s: benchHour(dir, 'h-r10', { readings: true, telemetryEveryS: 0, online: false }),
+        readingsBuffered60s: benchHour(dir, 'h-r60', {
           readings: true,
-          telemetry: false,
+          telemetryEveryS: 0,
           online: false,
           flushMs: 60_000,
         }),
-        readingsAndTelemetryOffline: benchHour(dir, 'h-off', {
+        readingsAndTelemetry1HzOffline: benchHour(dir, 'h-t1off', {
           readings: true,
-          telemetry: true,
+          telemetryEveryS: 1,
           online: false,
         }),
-        readingsAndTelemetryOnline: benchHour(dir, 'h-on', { readings: true, telemetry: true, online: true }),
+        readingsAndTelemetry1HzOnline: benchHour(dir, 'h-t1on', {
+          readings: true,
+          telemetryEveryS: 1,
+          online: true,
+        }),
+        readingsEveryCycleAndTelemetry1HzOnline: benchHour(dir, 'h-t1on-r0', {
+          readings: true,
+          telemetryEveryS: 1,
+          online: true,
+          flushMs: 0,
+        }),
+        // The defaults: readings buffered 10 s, telemetry every 10 s (mqtt.telemetryIntervalMs).
+        defaultsOnline: benchHour(dir, 'h-def', { readings: true, telemetryEveryS: 10, online: true }),
       },
     };
   } finally {

@@ -21,7 +21,11 @@ const colourQuality = (q: string) => (q === 'good' ? green(q) : q === 'stale' ? 
 function age(ts: number, now: number): string {
   if (ts === 0) return '-';
   const s = (now - ts) / 1000;
-  return s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+  return s < 60
+    ? `${s.toFixed(1)} s`
+    : s < 3600
+      ? `${(s / 60).toFixed(1)} min`
+      : `${(s / 3600).toFixed(1)} h`;
 }
 
 function value(r: QuantityReading): string {
@@ -53,5 +57,8 @@ export function devicesTable(devices: DeviceHealth[], now: number): string {
     d.transport,
     d.lastError ?? '',
   ]);
-  return table(['device', 'profile', 'state', 'breaker', 'latency', 'last ok', 'fails', 'transport', 'last error'], rows);
+  return table(
+    ['device', 'profile', 'state', 'breaker', 'latency', 'last ok', 'fails', 'transport', 'last error'],
+    rows,
+  );
 }

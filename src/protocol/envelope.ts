@@ -91,7 +91,7 @@ export interface EnvelopeInput<B> {
 }
 
 /** Builds and validates an envelope, so a home never sends what receivers would refuse. */
-export function createEnvelope<B extends object>(input: EnvelopeInput<B>): Envelope<B> {
+export function createEnvelope<B extends Record<string, unknown>>(input: EnvelopeInput<B>): Envelope<B> {
   const env = {
     v: ENVELOPE_VERSION,
     id: input.id ?? uuidv7(input.ts),

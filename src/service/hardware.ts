@@ -1,20 +1,20 @@
 import { Gpio } from 'onoff';
 import type { DeviceConfig } from '../config/schema.js';
-import { type Actuator, type Device, type DeviceHealth, errorText, newHealth } from '../devices/device.js';
-import { createGpioBackend, type GpioBackend } from '../devices/gpio/index.js';
-import { createRelay } from '../devices/gpio/relay.js';
+import { type Device, type DeviceHealth, errorText, newHealth } from '../devices/device.js';
+import { createGpioBackend, createRelay, type GpioBackend, type Relay } from '../devices/gpio/index.js';
 import { createI2cDevice } from '../devices/i2c/device.js';
 import { createI2cBusRegistry, type I2cBusRegistry } from '../devices/i2c/registry.js';
+import { simulateConfiguredI2c } from '../devices/i2c/simulate.js';
 import { BusRegistry } from '../devices/modbus/bus-registry.js';
 import { createModbusDevice } from '../devices/modbus/device.js';
 import type { ServiceContext } from './context.js';
 
-export type RelayActuator = Actuator & { health(): DeviceHealth };
-
 /** Every device of the home, built from config and profiles, with the buses they share. */
 export interface Hardware {
   readonly devices: readonly Device[];
-  readonly relays: readonly RelayActuator[];
+  readonly relays: readonly Relay[];
+  /** The GPIO backend, shared with the panel (status LED, button). */
+  readonly gpio: GpioBackend;
   health(): DeviceHealth[];
   maxAgeMs(deviceId: string): number;
   /** Relays to their safe state, devices stopped, buses closed. */
@@ -32,8 +32,10 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
   const i2c: I2cBusRegistry = createI2cBusRegistry({ simulated: ctx.simulated });
   const gpio: GpioBackend = createGpioBackend({ simulated: ctx.simulated });
   const devices: Device[] = [];
-  const relays: RelayActuator[] = [];
+  const relays: Relay[] = [];
   const enabled = ctx.config.devices.filter((d) => d.enabled);
+  // Simulated I2C buses get a simulated chip at every configured address, so a demo reads values.
+  if (ctx.simulated) simulateConfiguredI2c(i2c, enabled, ctx.profiles);
   for (const cfg of enabled) {
     const profile = ctx.profiles.get(cfg.profile);
     try {
@@ -52,16 +54,19 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
     devices.map((d) => d.start().catch((err) => log.error({ err, device: d.id }, 'device start failed'))),
   );
   await Promise.all(
-    relays.map((r) => r.set(r.safeState).catch((err) => log.error({ err, relay: r.id }, 'relay init failed'))),
+    relays.map((r) =>
+      r.set(r.safeState).catch((err) => log.error({ err, relay: r.id }, 'relay init failed')),
+    ),
   );
   const byId = new Map<string, DeviceConfig>(enabled.map((d) => [d.id, d]));
   return {
     devices,
     relays,
+    gpio,
     health: () => [...devices.map((d) => d.health()), ...relays.map((r) => r.health())],
     maxAgeMs: (id) => byId.get(id)?.maxAgeMs ?? 3 * ctx.config.cycleMs,
     stop: async () => {
-      await Promise.all(relays.map((r) => r.set(r.safeState).catch(() => undefined)));
+      await Promise.all(relays.map((r) => r.stop().catch(() => undefined)));
       await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
       await buses.closeAll();
       await i2c.closeAll();

@@ -53,6 +53,9 @@ export class Lifecycle {
   }
 
   report(): ModuleReport[] {
-    return this.modules.map((m) => ({ name: m.name, ...(this.states.get(m.name) ?? { state: 'stopped', error: null }) }));
+    return this.modules.map((m) => ({
+      name: m.name,
+      ...(this.states.get(m.name) ?? { state: 'stopped', error: null }),
+    }));
   }
 }

@@ -14,7 +14,10 @@ export function statusRoutes(service: Service): Record<string, Route> {
     },
     '/readyz': () => {
       const failed = service.status().modules.filter((m) => m.state !== 'running');
-      return { status: failed.length === 0 ? 200 : 503, body: { ok: failed.length === 0, notRunning: failed } };
+      return {
+        status: failed.length === 0 ? 200 : 503,
+        body: { ok: failed.length === 0, notRunning: failed },
+      };
     },
   };
 }

@@ -55,7 +55,10 @@ export class Service {
         start: async () => {
           const store = this.mustStore();
           const sinks = [
-            { name: 'readings', accept: (s: Parameters<Store['readings']['append']>[0]) => store.readings.append(s, ctx.now()) },
+            {
+              name: 'readings',
+              accept: (s: Parameters<Store['readings']['append']>[0]) => store.readings.append(s, ctx.now()),
+            },
           ];
           if (ctx.config.mqtt) sinks.push(new TelemetrySink(ctx, store));
           this.cycle = new CycleRunner({

@@ -13,9 +13,14 @@ export interface SocatLink {
   close(): Promise<void>;
 }
 
-async function startSocat(args: (dir: string) => string[], links: (dir: string) => string[]): Promise<SocatLink> {
+async function startSocat(
+  args: (dir: string) => string[],
+  links: (dir: string) => string[],
+): Promise<SocatLink> {
   const dir = mkdtempSync(join(tmpdir(), 'powerdeal-pty-'));
-  const child: ChildProcess = spawn('socat', ['-d', '-d', ...args(dir)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('socat', ['-d', '-d', ...args(dir)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();

@@ -133,8 +133,8 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
     const server = createServer(broker.handle);
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     aedesClose = async () => {
-      await new Promise((r) => server.close(r));
-      await new Promise((r) => broker.close(r));
+      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => broker.close(() => r()));
     };
     const url = `mqtt://127.0.0.1:${port}`;
     receiver = await startReceiver(url, 'v311', { protocolVersion: 4 });

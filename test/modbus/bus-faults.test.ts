@@ -44,7 +44,9 @@ async function failure(p: Promise<unknown>): Promise<ModbusError> {
   return err as ModbusError;
 }
 
-const echoAddress: RawHandler = (req) => ({ registers: Array.from({ length: req.count }, (_, i) => req.address + i) });
+const echoAddress: RawHandler = (req) => ({
+  registers: Array.from({ length: req.count }, (_, i) => req.address + i),
+});
 
 describe('Modbus TCP faults', () => {
   it('an exception answer is an exception error and leaves the connection in use', async () => {
@@ -62,7 +64,11 @@ describe('Modbus TCP faults', () => {
     const bus = worker({ tcp: `127.0.0.1:${srv.port}` });
     expect(await failure(bus.readRegisters(5, 'holding', 0, 1, 300))).toMatchObject({ kind: 'timeout' });
     expect(await bus.readRegisters(1, 'input', 3, 1, 1000)).toEqual([3]);
-    expect(bus.stats()).toMatchObject({ opens: 2, timeouts: 1, units: { 5: { timeouts: 1 }, 1: { failures: 0 } } });
+    expect(bus.stats()).toMatchObject({
+      opens: 2,
+      timeouts: 1,
+      units: { 5: { timeouts: 1 }, 1: { failures: 0 } },
+    });
   });
 
   it('garbage (a foreign function code) is a frame error, then reads work again', async () => {
@@ -209,7 +215,9 @@ describe('one FIFO per bus', () => {
 
   it('close() rejects queued requests and waits for the one on the wire', async () => {
     const srv = await server('mbap', (req) => ({ delayMs: 200, reply: echoAddress(req) }));
-    const bus = new BusWorker(busAddress(deviceConfig('d', 'sdm630', { tcp: `127.0.0.1:${srv.port}` }).modbus!));
+    const bus = new BusWorker(
+      busAddress(deviceConfig('d', 'sdm630', { tcp: `127.0.0.1:${srv.port}` }).modbus!),
+    );
     const first = bus.readRegisters(1, 'holding', 5, 1, 2000);
     const queued = failure(bus.readRegisters(1, 'holding', 6, 1, 2000));
     await new Promise((r) => setTimeout(r, 50));

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log/logger.js';
 import { BusRegistry } from '../../src/devices/modbus/bus-registry.js';
 import { createModbusDevice } from '../../src/devices/modbus/device.js';
 import { dumpSunspec } from '../../src/devices/modbus/tools.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { freePort } from '../helpers/ports.js';
 import { type SocatLink, startPtyPair } from '../helpers/socat.js';
 import { deviceConfig, profile } from './helpers/devices.js';
@@ -15,7 +15,10 @@ import { type PymodbusPeer, startPymodbus } from './helpers/pymodbus.js';
 
 type Transport = { tcp: string } | { rtu: string };
 
-function checkAgainstPeer(name: string, setup: () => Promise<{ peer: PymodbusPeer; transport: Transport; close(): Promise<void> }>) {
+function checkAgainstPeer(
+  name: string,
+  setup: () => Promise<{ peer: PymodbusPeer; transport: Transport; close(): Promise<void> }>,
+) {
   describe(`pymodbus peer over ${name}`, () => {
     let peer: PymodbusPeer;
     let transport: Transport;
@@ -145,7 +148,11 @@ describe('SunSpec marker at the other bases', () => {
     const peer = await startPymodbus({ tcp: port }, base);
     stopPeer = peer.stop;
     const inv = createModbusDevice(
-      deviceConfig(`inv-${base}`, 'sunspec-inverter', { tcp: `127.0.0.1:${port}`, unitId: 1, timeoutMs: 2000 }),
+      deviceConfig(`inv-${base}`, 'sunspec-inverter', {
+        tcp: `127.0.0.1:${port}`,
+        unitId: 1,
+        timeoutMs: 2000,
+      }),
       profile('sunspec-inverter'),
       { buses, log: silentLogger() },
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planReads, RegisterImage, readBlocks, type Span } from '../../src/devices/modbus/plan.js';
-import { RegisterMapReader } from '../../src/devices/modbus/register-map-reader.js';
 import { parseModbusProfile } from '../../src/devices/modbus/profile-schema.js';
+import { RegisterMapReader } from '../../src/devices/modbus/register-map-reader.js';
 import { profile } from './helpers/devices.js';
 
 const span = (address: number, count: number, fn: Span['fn'] = 'input'): Span => ({ fn, address, count });
@@ -50,9 +50,9 @@ describe('read planning', () => {
 
   it('never splits a value from its scale factor and refuses a span over the limit', () => {
     // A value at +14 and its scale factor at +15 of one model arrive in the same request.
-    expect(planReads([span(40070, 16, 'holding'), span(40070, 27, 'holding')], { maxGap: 0, maxRegisters: 30 })).toEqual([
-      span(40070, 27, 'holding'),
-    ]);
+    expect(
+      planReads([span(40070, 16, 'holding'), span(40070, 27, 'holding')], { maxGap: 0, maxRegisters: 30 }),
+    ).toEqual([span(40070, 27, 'holding')]);
     expect(() => planReads([span(0, 126)], { maxGap: 0, maxRegisters: 125 })).toThrow(/exceed 125/);
   });
 

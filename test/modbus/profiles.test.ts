@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseModbusProfile, parseSunspecProfile, ProfileError } from '../../src/devices/modbus/profile-schema.js';
+import {
+  ProfileError,
+  parseModbusProfile,
+  parseSunspecProfile,
+} from '../../src/devices/modbus/profile-schema.js';
 import { SUNSPEC_MODELS } from '../../src/devices/modbus/sunspec-models.js';
 import { pointValue } from '../../src/devices/modbus/values.js';
 import type { ProfileFile } from '../../src/devices/profiles.js';
@@ -38,8 +42,14 @@ describe('profile bodies', () => {
       'gridImportWh',
       'gridExportWh',
     ]);
-    expect(sdm630.points.find((p) => p.address === 0x48)).toMatchObject({ fn: 'input', factor: 1000, type: 'f32' });
-    expect(sdm630.info).toEqual([expect.objectContaining({ fn: 'holding', address: 0xfc00, target: { info: 'serial' } })]);
+    expect(sdm630.points.find((p) => p.address === 0x48)).toMatchObject({
+      fn: 'input',
+      factor: 1000,
+      type: 'f32',
+    });
+    expect(sdm630.info).toEqual([
+      expect.objectContaining({ fn: 'holding', address: 0xfc00, target: { info: 'serial' } }),
+    ]);
     expect(parseModbusProfile(profile('sdm120')).points).toHaveLength(5);
     const inverter = parseSunspecProfile(profile('sunspec-inverter'));
     expect(inverter.bases).toEqual([40000, 0, 50000]);
@@ -63,13 +73,22 @@ describe('profile bodies', () => {
 
   it.each([
     [{ points: [{ ...point, type: 'f64' }] }, /points\[0\]\.type: type must be one of u16, s16/],
-    [{ points: [{ ...point, target: 'gridPowerKw' }] }, /points\[0\]\.target: "gridPowerKw" is neither a quantity/],
-    [{ points: [{ ...point, unit: 'kWh' }] }, /points\[0\]\.unit: "kWh" does not fit: gridPowerW is in W: .* one of W, kW/],
+    [
+      { points: [{ ...point, target: 'gridPowerKw' }] },
+      /points\[0\]\.target: "gridPowerKw" is neither a quantity/,
+    ],
+    [
+      { points: [{ ...point, unit: 'kWh' }] },
+      /points\[0\]\.unit: "kWh" does not fit: gridPowerW is in W: .* one of W, kW/,
+    ],
     [{ points: [{ ...point, unit: undefined }] }, /points\[0\]\.unit: missing/],
     [{ points: [{ ...point, adress: 3 }] }, /points\[0\]: unknown key "adress"/],
     [{ points: [{ ...point, address: 70000 }] }, /points\[0\]\.address: a register address is 0\.\.65535/],
     [{ points: [point, { ...point, address: 0 }] }, /points\[1\]\.target: gridPowerW is mapped twice/],
-    [{ points: [{ ...point, target: 'info.serial', type: 'string' }] }, /points\[0\]\.length: a string needs its length/],
+    [
+      { points: [{ ...point, target: 'info.serial', type: 'string' }] },
+      /points\[0\]\.length: a string needs its length/,
+    ],
     [{ points: [point], maxRegisters: 200 }, /maxRegisters/],
     [{ points: [] }, /points: a profile needs at least one point/],
     [{ points: [point], wordorder: 'big' }, /\(top level\): unknown key "wordorder"/],
@@ -78,10 +97,19 @@ describe('profile bodies', () => {
   });
 
   it.each([
-    [{ points: [{ target: 'pvPowerW', model: 103, offset: 1, type: 's16', unit: 'W' }] }, /points\[0\]\.offset: 0 and 1 are the model's ID/],
+    [
+      { points: [{ target: 'pvPowerW', model: 103, offset: 1, type: 's16', unit: 'W' }] },
+      /points\[0\]\.offset: 0 and 1 are the model's ID/,
+    ],
     [{ bases: [40001], points: [] }, /bases/],
     [{ points: [{ target: 'pvPowerW', offset: 14, type: 's16', unit: 'W' }] }, /points\[0\]\.model/],
-    [{ points: [{ target: 'pvPowerW', model: [103], offset: 14, type: 's16', unit: 'W' }], controls: { exportLimit: { model: 123 } } }, /controls\.exportLimit\.pct/],
+    [
+      {
+        points: [{ target: 'pvPowerW', model: [103], offset: 14, type: 's16', unit: 'W' }],
+        controls: { exportLimit: { model: 123 } },
+      },
+      /controls\.exportLimit\.pct/,
+    ],
   ])('rejects a bad sunspec body and names the key: %j', (body, message) => {
     expect(problems(() => parseSunspecProfile(file(body, 'sunspec'))).join('\n')).toMatch(message);
   });

@@ -6,8 +6,8 @@ import { silentLogger } from '../../src/log/logger.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { type SocatLink, startPtyPair } from '../helpers/socat.js';
 import { deviceConfig, profile } from './helpers/devices.js';
-import { type RawHandler, startRawServer } from './helpers/raw-server.js';
 import { type PymodbusPeer, startPymodbus } from './helpers/pymodbus.js';
+import { type RawHandler, startRawServer } from './helpers/raw-server.js';
 
 /** Dead units, killed servers and changed devices: the breaker, the shared bus and rediscovery. */
 
@@ -65,14 +65,22 @@ describe('device recovery', () => {
     // While open, a read fails at once and never reaches the bus.
     const before = buses.stats()[0];
     await expect(inverter.read()).rejects.toThrow(/breaker open after 3 failed reads/);
-    expect(buses.stats()[0]).toMatchObject({ requests: before?.requests, openFailures: before?.openFailures });
+    expect(buses.stats()[0]).toMatchObject({
+      requests: before?.requests,
+      openFailures: before?.openFailures,
+    });
 
     // The device comes back as a different map (SunS now at 50000): the reader must look again.
     peer = await startPymodbus({ tcp: port }, 50000);
     const values = await waitFor(() => inverter.read().catch(() => null), 20_000, 'recovery', 100);
     expect(values).toEqual({ pvPowerW: 1234.5, pvEnergyWh: 12345670 });
     expect(inverter.sunspecMap()?.base).toBe(50000);
-    expect(inverter.health()).toMatchObject({ state: 'ok', breaker: 'closed', consecutiveFailures: 0, lastError: null });
+    expect(inverter.health()).toMatchObject({
+      state: 'ok',
+      breaker: 'closed',
+      consecutiveFailures: 0,
+      lastError: null,
+    });
   });
 });
 
@@ -87,7 +95,11 @@ describe('a shared RTU bus', () => {
       ctx,
     );
     // Unit 9 is not on the line: pymodbus stays silent for it, like a dead meter.
-    const dead = createModbusDevice(deviceConfig('dead', 'sdm630', { rtu: path, unitId: 9, timeoutMs: 300 }), profile('sdm630'), ctx);
+    const dead = createModbusDevice(
+      deviceConfig('dead', 'sdm630', { rtu: path, unitId: 9, timeoutMs: 300 }),
+      profile('sdm630'),
+      ctx,
+    );
 
     let neighbourDone = false;
     const deadLoop = (async () => {

@@ -128,16 +128,19 @@ describe.each(Object.keys(rigs))('simulator over %s', (name) => {
     ['garbage', 'frame', /malformed/],
     ['truncated', 'timeout', /timed out/],
     ['silence', 'timeout', /timed out/],
-  ] as const)('meter fault %s fails the read as a %s error, then it reads again', async (fault, kind, message) => {
-    rig.sim.setFault(2, fault);
-    const err = await meter.read().catch((e: unknown) => e);
-    rig.sim.setFault(2, 'none');
-    expect(err).toBeInstanceOf(ModbusError);
-    expect(err).toMatchObject({ kind });
-    expect((err as Error).message).toMatch(message);
-    expect(meter.health().lastError).toMatch(message);
-    expect(await meter.read()).toEqual(meterTruth());
-  });
+  ] as const)(
+    'meter fault %s fails the read as a %s error, then it reads again',
+    async (fault, kind, message) => {
+      rig.sim.setFault(2, fault);
+      const err = await meter.read().catch((e: unknown) => e);
+      rig.sim.setFault(2, 'none');
+      expect(err).toBeInstanceOf(ModbusError);
+      expect(err).toMatchObject({ kind });
+      expect((err as Error).message).toMatch(message);
+      expect(meter.health().lastError).toMatch(message);
+      expect(await meter.read()).toEqual(meterTruth());
+    },
+  );
 
   it('an inverter reporting every value "not implemented" is a failed read, not an empty one', async () => {
     rig.sim.setFault(1, 'nan');

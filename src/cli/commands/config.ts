@@ -17,7 +17,10 @@ export function register(program: Command): void {
       try {
         const loaded = loadConfig(path, crossChecks(loadProfiles()));
         if (opts.json) printJson({ ok: true, file: path, config: loaded });
-        else process.stdout.write(`${green('ok')} ${path}: ${loaded.devices.length} device(s), home ${loaded.home.id}\n`);
+        else
+          process.stdout.write(
+            `${green('ok')} ${path}: ${loaded.devices.length} device(s), home ${loaded.home.id}\n`,
+          );
         process.exitCode = EXIT.ok;
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;

@@ -55,7 +55,9 @@ export function register(program: Command): void {
       const say = (line: string) => process.stdout.write(`${line}\n`);
       if (!opts.json) {
         say(bold('Powerdeal demo'));
-        say(`  simulator  modbus tcp 127.0.0.1:${sim.tcpPort} (inverter unit 1, meter unit 2), ${timeScale}x time`);
+        say(
+          `  simulator  modbus tcp 127.0.0.1:${sim.tcpPort} (inverter unit 1, meter unit 2), ${timeScale}x time`,
+        );
         say(`  broker     ${brokerUrl}${broker ? ' (embedded)' : ''}`);
         say(`  status     http://127.0.0.1:${service.webPort ?? '?'}/api/status`);
         say(`  database   ${config.store.path}`);
@@ -64,7 +66,8 @@ export function register(program: Command): void {
       const timer = setInterval(() => {
         const s = service.status();
         const q = s.snapshot?.quantities;
-        const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(0).padStart(6));
+        const fmt = (v: number | null | undefined) =>
+          v === null || v === undefined ? '-' : v.toFixed(0).padStart(6);
         const published = broker ? [...broker.published.values()].reduce((a, b) => a + b, 0) : undefined;
         if (opts.json) {
           say(JSON.stringify({ snapshot: s.snapshot, link: s.link, outbox: s.outbox, published }));

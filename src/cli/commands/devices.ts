@@ -26,7 +26,9 @@ export function register(program: Command): void {
       if (opts.json) printJson({ source, devices });
       else {
         process.stdout.write(`${devicesTable(devices, Date.now())}\n`);
-        process.stdout.write(`${dim(source === 'service' ? 'from the running service' : 'probed directly (service not running)')}\n`);
+        process.stdout.write(
+          `${dim(source === 'service' ? 'from the running service' : 'probed directly (service not running)')}\n`,
+        );
       }
       process.exitCode = devices.some((d) => d.state !== 'ok') ? EXIT.problem : EXIT.ok;
     });

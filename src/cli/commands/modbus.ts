@@ -1,9 +1,15 @@
 import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../../config/schema.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
-import { REGISTER_TYPES, RegisterValueError, type WordOrder } from '../../devices/modbus/codec.js';
+import {
+  REGISTER_TYPES,
+  RegisterValueError,
+  registerCount,
+  type WordOrder,
+} from '../../devices/modbus/codec.js';
 import { ModbusError } from '../../devices/modbus/errors.js';
 import {
+  type DecodedValue,
   decodeTable,
   type ReadFormat,
   type ReadTable,
@@ -42,7 +48,10 @@ const SCAN_TIMEOUT_MS = 200;
 function intFlag(name: string, value: string, min: number, max: number): number {
   const n = /^0x[0-9a-f]+$/i.test(value) ? Number.parseInt(value, 16) : Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`--${name} must be a whole number from ${min} to ${max} (or 0x hex), got "${value}"`, EXIT.usage);
+    throw new CliError(
+      `--${name} must be a whole number from ${min} to ${max} (or 0x hex), got "${value}"`,
+      EXIT.usage,
+    );
   }
   return n;
 }
@@ -53,17 +62,26 @@ async function withBus<T>(cfg: ModbusConfig, fn: (bus: BusWorker) => Promise<T>)
   try {
     return await fn(bus);
   } catch (err) {
-    if (err instanceof ModbusError || err instanceof RegisterValueError) throw new CliError(err.message, EXIT.problem);
+    if (err instanceof ModbusError || err instanceof RegisterValueError)
+      throw new CliError(err.message, EXIT.problem);
     throw err;
   } finally {
     await bus.close();
   }
 }
 
-function pickTable(flags: { input?: boolean; holding?: boolean; coils?: boolean; discrete?: boolean }): ReadTable {
+function pickTable(flags: {
+  input?: boolean;
+  holding?: boolean;
+  coils?: boolean;
+  discrete?: boolean;
+}): ReadTable {
   const chosen = (['input', 'holding', 'coils', 'discrete'] as const).filter((t) => flags[t] === true);
   if (chosen.length > 1) {
-    throw new CliError(`give one of --input, --holding, --coils or --discrete, not ${chosen.map((t) => `--${t}`).join(' and ')}`, EXIT.usage);
+    throw new CliError(
+      `give one of --input, --holding, --coils or --discrete, not ${chosen.map((t) => `--${t}`).join(' and ')}`,
+      EXIT.usage,
+    );
   }
   return chosen[0] ?? 'holding';
 }
@@ -83,7 +101,9 @@ export function register(program: Command): void {
       .option('--coils', 'coils (function 1)')
       .option('--discrete', 'discrete inputs (function 2)')
       .addOption(
-        new Option('--format <type>', 'how to decode registers').choices([...REGISTER_TYPES, 'hex']).default('u16'),
+        new Option('--format <type>', 'how to decode registers')
+          .choices([...REGISTER_TYPES, 'hex'])
+          .default('u16'),
       )
       .addOption(
         new Option('--word-order <order>', 'order of the two words of 32-bit values')
@@ -98,19 +118,24 @@ export function register(program: Command): void {
     const address = intFlag('address', flags.address, 0, 0xffff);
     const count = intFlag('count', flags.count, 1, bits ? 2000 : 125);
     if (address + count > 0x10000) throw new CliError('--address + --count runs past 65535', EXIT.usage);
+    const size = flags.format === 'hex' || flags.format === 'string' ? 1 : registerCount(flags.format);
+    if (!bits && count % size !== 0) {
+      throw new CliError(
+        `--format ${flags.format} takes ${size} registers per value: give a --count that is a multiple of ${size}`,
+        EXIT.usage,
+      );
+    }
     const raw = await withBus(cfg, (bus) => readTable(bus, cfg.unitId, which, address, count, cfg.timeoutMs));
-    const values = bits
-      ? (raw as boolean[]).map((value, i) => ({ address: address + i, registers: [] as string[], value }))
-      : (() => {
-          try {
-            return decodeTable(raw as number[], address, flags.format, flags.wordOrder);
-          } catch (err) {
-            if (err instanceof RangeError || err instanceof RegisterValueError) {
-              throw new CliError(err.message, err instanceof RangeError ? EXIT.usage : EXIT.problem);
-            }
-            throw err;
-          }
-        })();
+    let values: DecodedValue[];
+    try {
+      values = bits
+        ? (raw as boolean[]).map((value, i) => ({ address: address + i, registers: [], value }))
+        : decodeTable(raw as number[], address, flags.format, flags.wordOrder);
+    } catch (err) {
+      // A NaN float is a read error, not a value.
+      if (err instanceof RegisterValueError) throw new CliError(err.message, EXIT.problem);
+      throw err;
+    }
     if (flags.json) {
       printJson({
         transport: busAddress(cfg).description,
@@ -144,12 +169,22 @@ export function register(program: Command): void {
   ).action(async (flags: ScanFlags, cmd: Command) => {
     const from = intFlag('from', flags.from, 1, 247);
     const to = intFlag('to', flags.to, from, 247);
-    const probe = { table: flags.input ? ('input' as const) : ('holding' as const), address: intFlag('address', flags.address, 0, 0xffff) };
+    const probe = {
+      table: flags.input ? ('input' as const) : ('holding' as const),
+      address: intFlag('address', flags.address, 0, 0xffff),
+    };
     const cfg = transportFromFlags(flags);
     const timeoutMs = cmd.getOptionValueSource('timeout') === 'default' ? SCAN_TIMEOUT_MS : cfg.timeoutMs;
     const progress = !flags.json && process.stderr.isTTY;
     const found = await withBus(cfg, (bus) =>
-      scanUnits(bus, from, to, probe, timeoutMs, progress ? (u) => process.stderr.write(`\rprobing unit ${u}…`) : undefined),
+      scanUnits(
+        bus,
+        from,
+        to,
+        probe,
+        timeoutMs,
+        progress ? (u) => process.stderr.write(`\rprobing unit ${u}…`) : undefined,
+      ),
     );
     if (progress) process.stderr.write('\r\x1b[K');
     if (flags.json) {
@@ -157,7 +192,12 @@ export function register(program: Command): void {
     } else if (found.length === 0) {
       process.stdout.write(`no unit answered from ${from} to ${to} ${dim(`(${timeoutMs} ms each)`)}\n`);
     } else {
-      process.stdout.write(`${table(['UNIT', 'ANSWER'], found.map((h) => [String(h.unit), h.answer]))}\n`);
+      process.stdout.write(
+        `${table(
+          ['UNIT', 'ANSWER'],
+          found.map((h) => [String(h.unit), h.answer]),
+        )}\n`,
+      );
     }
     process.exitCode = found.length === 0 ? EXIT.problem : EXIT.ok;
   });

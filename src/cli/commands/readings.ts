@@ -24,7 +24,10 @@ export function register(program: Command): void {
           );
         }
         if (snapshot === null) {
-          throw new CliError('the service has not completed a cycle yet: try again in a second', EXIT.problem);
+          throw new CliError(
+            'the service has not completed a cycle yet: try again in a second',
+            EXIT.problem,
+          );
         }
         if (opts.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
         else {

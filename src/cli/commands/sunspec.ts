@@ -18,13 +18,20 @@ function render(dump: SunspecDump, where: string): string {
     if (m.points) {
       const rows = m.points.map((p) => [
         p.name,
-        p.error !== undefined ? `error: ${p.error}` : p.value === null ? dim('n/a') : typeof p.value === 'string' ? JSON.stringify(p.value) : String(p.value),
+        p.error !== undefined
+          ? `error: ${p.error}`
+          : p.value === null
+            ? dim('n/a')
+            : typeof p.value === 'string'
+              ? JSON.stringify(p.value)
+              : String(p.value),
         p.unit ?? '',
       ]);
       lines.push(table(['POINT', 'VALUE', 'UNIT'], rows));
     } else {
       const regs = m.registers ?? [];
-      for (let i = 0; i < regs.length; i += 8) lines.push(`  +${String(i + 2).padEnd(4)} ${regs.slice(i, i + 8).join(' ')}`);
+      for (let i = 0; i < regs.length; i += 8)
+        lines.push(`  +${String(i + 2).padEnd(4)} ${regs.slice(i, i + 8).join(' ')}`);
     }
   }
   return lines.join('\n');
@@ -45,7 +52,8 @@ export function register(program: Command): void {
     try {
       dump = await dumpSunspec(bus, cfg.unitId, cfg.timeoutMs);
     } catch (err) {
-      if (err instanceof ModbusError) throw new CliError(`unit ${cfg.unitId} on ${address.description}: ${err.message}`, EXIT.problem);
+      if (err instanceof ModbusError)
+        throw new CliError(`unit ${cfg.unitId} on ${address.description}: ${err.message}`, EXIT.problem);
       throw err;
     } finally {
       await bus.close();

@@ -23,7 +23,7 @@ export function simulatedChip(model: string, cfg?: DeviceConfig['i2c']): FakeI2c
 export function simulateConfiguredI2c(
   registry: I2cBusRegistry,
   devices: DeviceConfig[],
-  profiles: Map<string, ProfileFile>,
+  profiles: ReadonlyMap<string, ProfileFile>,
 ): string[] {
   const missing: string[] = [];
   for (const device of devices) {

@@ -108,7 +108,10 @@ function parseRequest(pdu: Buffer, unit: number): RawRequest {
 }
 
 /** Splits complete requests off the front of `buf`: [unit, pdu, tid] per request, and the rest. */
-function takeRequests(framing: 'rtu' | 'mbap', buf: Buffer): { reqs: [number, Buffer, number][]; rest: Buffer } {
+function takeRequests(
+  framing: 'rtu' | 'mbap',
+  buf: Buffer,
+): { reqs: [number, Buffer, number][]; rest: Buffer } {
   const reqs: [number, Buffer, number][] = [];
   let rest = buf;
   for (;;) {
@@ -182,7 +185,9 @@ export async function startRawServer(framing: 'rtu' | 'mbap', handler: RawHandle
 }
 
 /** A register image for one unit: `image.get(address)` or 0 where nothing was put. */
-export function registerImage(values: Record<number, number[]>): (address: number, count: number) => number[] {
+export function registerImage(
+  values: Record<number, number[]>,
+): (address: number, count: number) => number[] {
   const map = new Map<number, number>();
   for (const [start, regs] of Object.entries(values)) {
     regs.forEach((r, i) => {
