@@ -1,4 +1,8 @@
 import { accessSync, constants } from 'node:fs';
+import { parseGpioProfile } from '../devices/gpio/profile.js';
+import { parseI2cProfile } from '../devices/i2c/profile.js';
+import { parseRegisterProfile } from '../devices/modbus/profile-schema.js';
+import { busAddress } from '../devices/modbus/transport.js';
 import type { ProfileFile, ProfileKind } from '../devices/profiles.js';
 import type { ConfigProblem, CrossCheck } from './load.js';
 import type { Config, DeviceConfig, ModbusConfig } from './schema.js';
@@ -14,12 +18,13 @@ function transportOf(d: DeviceConfig): 'modbus' | 'i2c' | 'gpio' | undefined {
   return d.modbus ? 'modbus' : d.i2c ? 'i2c' : d.gpio ? 'gpio' : undefined;
 }
 
-/** The physical bus a Modbus device sits on: units on one bus share one worker and one serial setup. */
-export function modbusBusKey(m: ModbusConfig): string {
-  if (m.rtu) return `rtu:${m.rtu}`;
-  if (m.tcp) return `tcp:${m.tcp}`;
-  return `rtu-over-tcp:${m.rtuOverTcp}`;
-}
+/** Each family's validator of a profile body: a broken profile file is a config problem too. */
+const PROFILE_VALIDATORS: Record<ProfileKind, (p: ProfileFile) => unknown> = {
+  modbus: parseRegisterProfile,
+  sunspec: parseRegisterProfile,
+  i2c: parseI2cProfile,
+  gpio: parseGpioProfile,
+};
 
 /** Whole-file checks: unique ids, known profiles that suit the transport, consistent shared buses. */
 export function crossChecks(profiles: ReadonlyMap<string, ProfileFile>): CrossCheck[] {
@@ -52,6 +57,12 @@ function profileChecks(config: Config, profiles: ReadonlyMap<string, ProfileFile
       });
       return;
     }
+    try {
+      PROFILE_VALIDATORS[profile.kind](profile);
+    } catch (err) {
+      problems.push({ path: `devices.${i}.profile`, message: `profile file is invalid: ${(err as Error).message}` });
+      return;
+    }
     const want = TRANSPORT_FOR_KIND[profile.kind];
     const have = transportOf(d);
     if (have !== want) {
@@ -82,7 +93,8 @@ function sharedBusChecks(config: Config): ConfigProblem[] {
   const units = new Map<string, number>();
   config.devices.forEach((d, i) => {
     if (!d.modbus) return;
-    const key = modbusBusKey(d.modbus);
+    // The runtime's bus key: a udev symlink and the device it points at are one bus.
+    const key = busAddress(d.modbus).key;
     const unitKey = `${key}#${d.modbus.unitId}`;
     const other = units.get(unitKey);
     if (other !== undefined) {

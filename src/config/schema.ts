@@ -138,8 +138,10 @@ export const configSchema = z.strictObject({
       path: z.string().min(1).default('/var/lib/powerdeal/powerdeal.db'),
       /** Raw readings older than this are pruned (hourly aggregates are kept). */
       readingsRetentionDays: z.int().min(1).default(7),
+      /** Readings are buffered and written this often (fewer SD card writes); a crash loses at most this much. */
+      readingsFlushMs: z.int().min(0).max(300_000).default(10_000),
     })
-    .default({ path: '/var/lib/powerdeal/powerdeal.db', readingsRetentionDays: 7 }),
+    .default({ path: '/var/lib/powerdeal/powerdeal.db', readingsRetentionDays: 7, readingsFlushMs: 10_000 }),
   web: z
     .strictObject({ listen: hostPort('web.listen').default('127.0.0.1:8080') })
     .default({ listen: '127.0.0.1:8080' }),

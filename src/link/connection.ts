@@ -12,6 +12,11 @@ export const SESSION_EXPIRY_S = 3600;
  * (e.g. after a half-open connection) does not let a late `offline` overwrite the new `online`.
  */
 export const WILL_DELAY_S = 5;
+/**
+ * Inbound work runs at most this long before mqtt.js must wait a turn of the event loop: a flood of
+ * messages cannot starve timers (cycle, watchdog) however fast the broker delivers it.
+ */
+export const INBOUND_SLICE_MS = 5;
 /** The broker drops larger messages for us instead of sending them (the inbox refuses > 16 KiB anyway). */
 export const MAX_INBOUND_PACKET_BYTES = 256 * 1024;
 
@@ -103,6 +108,19 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
     if (p.onMessage) {
       const onMessage = p.onMessage;
       client.on('message', (topic, payload) => onMessage(topic, payload));
+      // mqtt.js takes the next packet (and sends the PUBACK) when this calls back: the documented hook
+      // for inbound backpressure.
+      let sliceStart = performance.now();
+      client.handleMessage = (_packet, callback) => {
+        if (performance.now() - sliceStart < INBOUND_SLICE_MS) {
+          callback();
+          return;
+        }
+        setImmediate(() => {
+          sliceStart = performance.now();
+          callback();
+        });
+      };
     }
     if (p.signal?.aborted) onAbort();
     else p.signal?.addEventListener('abort', onAbort, { once: true });

@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.js';
 import { buildHardware, type Hardware } from './hardware.js';
 import { Lifecycle } from './lifecycle.js';
 import type { ServiceModule } from './module.js';
+import { Panel } from './panel.js';
 import { statusRoutes } from './routes.js';
 import { type ServiceStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
@@ -22,6 +23,7 @@ export class Service {
   private cycle: CycleRunner | undefined;
   private link: Link | undefined;
   private web: WebServer | undefined;
+  private panel: Panel | undefined;
   private readonly lifecycle: Lifecycle;
 
   constructor(readonly ctx: ServiceContext) {
@@ -37,6 +39,7 @@ export class Service {
             log: log.child({ module: 'store' }),
             now: ctx.now,
             outboxCaps: ctx.config.mqtt?.outbox,
+            readingsFlushMs: ctx.config.store.readingsFlushMs,
           });
         },
         stop: async () => this.store?.close(),
@@ -95,6 +98,16 @@ export class Service {
         stop: async (deadlineMs) => this.link?.stop(deadlineMs),
       });
     }
+    modules.push({
+      name: 'panel',
+      essential: false,
+      start: async () => {
+        if (!this.hardware) return;
+        this.panel = new Panel(ctx, this.hardware.gpio, () => this.status(), log.child({ module: 'panel' }));
+        await this.panel.start();
+      },
+      stop: async () => this.panel?.stop(),
+    });
     modules.push({
       name: 'web',
       essential: false,

@@ -16,8 +16,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'outbox, dead letters, inbox dedupe, seq, meta, readings',
     sql: `
-      -- row_id is assigned from the tally's high-water mark, so a rowId is never reused: a late ack
-      -- for a deleted row can never hit a new one.
+      -- row_id = class slot × 10^12 + a sequence number from the tally, never reused (see outbox.ts):
+      -- the rowid B-tree itself is in drain order, and a late ack for a deleted row never hits a new one.
       CREATE TABLE outbox (
         row_id INTEGER PRIMARY KEY,
         class TEXT NOT NULL
@@ -33,13 +33,12 @@ export const MIGRATIONS: readonly Migration[] = [
         last_error TEXT,
         bytes INTEGER NOT NULL
       );
-      CREATE INDEX outbox_by_class ON outbox (class, row_id);
       CREATE INDEX outbox_by_expiry ON outbox (class, expires_at) WHERE expires_at IS NOT NULL;
       CREATE INDEX outbox_by_coalesce ON outbox (coalesce_key, row_id) WHERE coalesce_key IS NOT NULL;
 
       -- All the outbox bookkeeping in one small table, so a commit touches one page for it: depth and
       -- bytes per class ('class:<name>', kept by triggers, rolled back with the rows), the persisted
-      -- counters, the last success time and the rowId high-water mark.
+      -- counters, the last success time and the rowId sequence.
       CREATE TABLE outbox_tally (
         name TEXT PRIMARY KEY,
         n INTEGER NOT NULL DEFAULT 0,
@@ -48,10 +47,11 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO outbox_tally (name) VALUES
         ('class:trade'), ('class:trade-ack'), ('class:reject'), ('class:settlement'), ('class:accept'),
         ('class:offer'), ('class:telemetry'), ('sent'), ('retries'), ('dead_letters'), ('expired'),
-        ('coalesced'), ('shed_cap'), ('purged'), ('over_cap'), ('last_success_ts'), ('row_id_hwm');
+        ('coalesced'), ('shed_cap'), ('purged'), ('over_cap'), ('last_success_ts'), ('row_seq');
       CREATE TRIGGER outbox_tally_insert AFTER INSERT ON outbox BEGIN
         UPDATE outbox_tally SET n = n + 1, bytes = bytes + NEW.bytes WHERE name = 'class:' || NEW.class;
-        UPDATE outbox_tally SET n = NEW.row_id WHERE name = 'row_id_hwm' AND n < NEW.row_id;
+        UPDATE outbox_tally SET n = NEW.row_id % 1000000000000
+          WHERE name = 'row_seq' AND n < NEW.row_id % 1000000000000;
       END;
       CREATE TRIGGER outbox_tally_delete AFTER DELETE ON outbox BEGIN
         UPDATE outbox_tally SET n = n - 1, bytes = bytes - OLD.bytes WHERE name = 'class:' || OLD.class;

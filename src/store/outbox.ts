@@ -63,6 +63,25 @@ const SHEDDABLE_CLASSES = OUTBOX_PRIORITY.filter((c) => OUTBOX_POLICIES[c] === '
 const sqlList = (classes: readonly string[]) => classes.map((c) => `'${c}'`).join(', ');
 const CLASS_PREFIX = 'class:';
 
+/**
+ * A rowId carries its class: (slot + 1) × 10^12 + a sequence number shared by every class and never
+ * reused. The table's own rowid B-tree is then in drain order (class, then enqueue order), so a class
+ * drains by a range scan and no secondary index has to be written on every enqueue and ack. The slots
+ * are stored in the data: never renumber them (the drain priority is OUTBOX_PRIORITY, not the slot).
+ */
+const ROW_ID_STRIDE = 1e12;
+const CLASS_SLOT: Record<OutboxClass, number> = {
+  trade: 0,
+  'trade-ack': 1,
+  reject: 2,
+  settlement: 3,
+  accept: 4,
+  offer: 5,
+  telemetry: 6,
+};
+const classBase = (cls: OutboxClass) => (CLASS_SLOT[cls] + 1) * ROW_ID_STRIDE;
+const classEnd = (cls: OutboxClass) => classBase(cls) + ROW_ID_STRIDE;
+
 type Counter =
   | 'sent'
   | 'retries'
@@ -139,9 +158,10 @@ function validate(msg: OutboxMessage): void {
 }
 
 /**
- * The outbox on SQLite. Every path is index-driven: (class, row_id) for the drain order, a partial
- * index on expires_at for expiry, a partial index on coalesce_key for offer revisions; depth and bytes
- * are running totals kept by triggers, and the counters live in one row.
+ * The outbox on SQLite. Every path is index-driven: rowId ranges for the drain order and shedding, a
+ * partial index on (class, expires_at) for expiry, a partial index on coalesce_key for offer revisions;
+ * depth and bytes per class are running totals kept by triggers in the one-page tally table, next to
+ * the persisted counters.
  *
  * ack, retry and deadLetter for a rowId that no longer exists do nothing: a row may be deleted while
  * the link has it in flight (a newer offer revision, shedding, a purge), and its late PUBACK must
@@ -174,10 +194,10 @@ export class SqliteOutbox implements Outbox {
     const out: OutboxRow[] = [];
     for (const cls of OUTBOX_PRIORITY) {
       if (depth[cls] === 0) continue;
-      let after = 0;
+      let after = classBase(cls);
       while (out.length < limit) {
         const want = limit - out.length + Math.min(inFlight.size, SHED_PAGE);
-        const page = this.s.page.all(cls, after, want);
+        const page = this.s.page.all(after, classEnd(cls), want);
         for (const r of page) {
           after = r.row_id;
           if (inFlight.has(r.row_id)) continue;
@@ -236,7 +256,7 @@ export class SqliteOutbox implements Outbox {
     const out: OutboxListRow[] = [];
     for (const cls of opts.class === undefined ? OUTBOX_PRIORITY : [opts.class]) {
       if (out.length >= limit) break;
-      for (const r of this.s.page.all(cls, 0, limit - out.length)) out.push(toRow(r));
+      for (const r of this.s.page.all(classBase(cls), classEnd(cls), limit - out.length)) out.push(toRow(r));
     }
     return out;
   }
@@ -252,7 +272,7 @@ export class SqliteOutbox implements Outbox {
         : OUTBOX_PRIORITY.filter((c) => force || OUTBOX_POLICIES[c] !== 'never-shed');
     return this.tx.run(() => {
       let n = 0;
-      for (const cls of classes) n += this.s.deleteClass.run(cls).changes;
+      for (const cls of classes) n += this.s.deleteRange.run(classBase(cls), classEnd(cls)).changes;
       if (n > 0) this.drop('purged', n);
       return n;
     });
@@ -273,7 +293,13 @@ export class SqliteOutbox implements Outbox {
         bytes += r.bytes;
       } else c[r.name as Counter] = r.n;
     }
-    const oldest = rows === 0 ? undefined : this.s.oldest.get()?.enqueued_at;
+    // Rows are in enqueue order within a class: the oldest row is the first of one of the classes.
+    let oldest: number | undefined;
+    for (const cls of OUTBOX_PRIORITY) {
+      if (depth[cls] === 0) continue;
+      const first = this.s.first.get(classBase(cls), classEnd(cls))?.enqueued_at;
+      if (first !== undefined && (oldest === undefined || first < oldest)) oldest = first;
+    }
     return {
       depth,
       bytes,
@@ -296,6 +322,7 @@ export class SqliteOutbox implements Outbox {
     const key = msg.coalesceKey ?? (policy === 'coalesce-expire' ? msg.topic : null);
     const rowId = Number(
       this.s.insert.run({
+        base: classBase(msg.class),
         class: msg.class,
         id: msg.id,
         topic: msg.topic,
@@ -360,9 +387,9 @@ export class SqliteOutbox implements Outbox {
     let needBytes = t.bytes - Math.floor(this.caps.maxBytes * (1 - SHED_HEADROOM));
     for (const cls of SHEDDABLE_CLASSES) {
       let last: number | null = null;
-      let after = 0;
+      let after = classBase(cls);
       while (needRows > 0 || needBytes > 0) {
-        const page = this.s.sizes.all(cls, after, SHED_PAGE);
+        const page = this.s.sizes.all(after, classEnd(cls), SHED_PAGE);
         for (const r of page) {
           last = after = r.row_id;
           needRows -= 1;
@@ -371,7 +398,7 @@ export class SqliteOutbox implements Outbox {
         }
         if (page.length < SHED_PAGE) break;
       }
-      if (last !== null) this.drop('shed-cap', this.s.deleteUpTo.run(cls, last).changes);
+      if (last !== null) this.drop('shed-cap', this.s.deleteRange.run(classBase(cls), last + 1).changes);
       if (needRows <= 0 && needBytes <= 0) break;
     }
     return this.totals();
@@ -412,6 +439,7 @@ function prepare(db: Database.Database) {
   const classRange = "name > 'class:' AND name < 'class;'";
   return {
     insert: db.prepare<{
+      base: number;
       class: string;
       id: string;
       topic: string;
@@ -423,22 +451,26 @@ function prepare(db: Database.Database) {
       bytes: number;
     }>(
       `INSERT INTO outbox (row_id, class, msg_id, topic, payload, retain, expires_at, coalesce_key, enqueued_at, bytes)
-       VALUES ((SELECT n + 1 FROM outbox_tally WHERE name = 'row_id_hwm'),
+       VALUES (@base + (SELECT n + 1 FROM outbox_tally WHERE name = 'row_seq'),
                @class, @id, @topic, @payload, @retain, @expiresAt, @key, @now, @bytes)`,
     ),
     coalesce: db.prepare<[string, string, number]>(
       'DELETE FROM outbox WHERE coalesce_key = ? AND class = ? AND row_id < ?',
     ),
-    page: db.prepare<[string, number, number], Row>(
-      `SELECT ${ROW_COLUMNS} FROM outbox WHERE class = ? AND row_id > ? ORDER BY row_id LIMIT ?`,
+    /** Rows with after < row_id < end, in order. */
+    page: db.prepare<[number, number, number], Row>(
+      `SELECT ${ROW_COLUMNS} FROM outbox WHERE row_id > ? AND row_id < ? ORDER BY row_id LIMIT ?`,
+    ),
+    first: db.prepare<[number, number], { enqueued_at: number }>(
+      'SELECT enqueued_at FROM outbox WHERE row_id > ? AND row_id < ? ORDER BY row_id LIMIT 1',
     ),
     get: db.prepare<[number], Row>(`SELECT ${ROW_COLUMNS} FROM outbox WHERE row_id = ?`),
     delete: db.prepare<[number]>('DELETE FROM outbox WHERE row_id = ?'),
-    deleteClass: db.prepare<[string]>('DELETE FROM outbox WHERE class = ?'),
-    sizes: db.prepare<[string, number, number], { row_id: number; bytes: number }>(
-      'SELECT row_id, bytes FROM outbox WHERE class = ? AND row_id > ? ORDER BY row_id LIMIT ?',
+    /** Deletes the rows with after < row_id < end. */
+    deleteRange: db.prepare<[number, number]>('DELETE FROM outbox WHERE row_id > ? AND row_id < ?'),
+    sizes: db.prepare<[number, number, number], { row_id: number; bytes: number }>(
+      'SELECT row_id, bytes FROM outbox WHERE row_id > ? AND row_id < ? ORDER BY row_id LIMIT ?',
     ),
-    deleteUpTo: db.prepare<[string, number]>('DELETE FROM outbox WHERE class = ? AND row_id <= ?'),
     expiredIds: db.prepare<[number], { row_id: number }>(
       `SELECT row_id FROM outbox WHERE expires_at <= ? AND class IN (${sqlList(EXPIRING_CLASSES)})`,
     ),
@@ -457,7 +489,6 @@ function prepare(db: Database.Database) {
     tally: db.prepare<[], { name: string; n: number; bytes: number }>(
       'SELECT name, n, bytes FROM outbox_tally',
     ),
-    oldest: db.prepare<[], { enqueued_at: number }>('SELECT enqueued_at FROM outbox ORDER BY row_id LIMIT 1'),
     sent: db.prepare<[number, number]>(
       `UPDATE outbox_tally SET n = CASE name WHEN 'sent' THEN n + ? ELSE max(n, ?) END
        WHERE name IN ('sent', 'last_success_ts')`,

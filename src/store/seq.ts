@@ -17,11 +17,13 @@ const BLOCK = 1000;
  * at the end of the last reserved block, so a number may be skipped but is never reused, even when the
  * envelope that carried it was published from a NORMAL commit that a power cut then rolled back.
  *
- * The reservation is re-read on every call: when it was written inside a transaction that rolled back,
- * the next call sees the old value and reserves again.
+ * The reservation is re-read on every call. Below this process's block end, the reservation was rolled
+ * back with the transaction that wrote it: a new block is taken. A new block always starts past what
+ * any connection reserved, so a CLI process taking numbers next to the daemon does not collide with it.
  */
 export class PersistentSeq implements Seq {
   private nextValue: number;
+  private blockEnd: number;
   private readonly readStmt: Database.Statement<[], { reserved_below: number }>;
   private readonly writeStmt: Database.Statement<[number]>;
 
@@ -30,21 +32,27 @@ export class PersistentSeq implements Seq {
     private readonly tx: Transactions,
   ) {
     this.readStmt = db.prepare('SELECT reserved_below FROM seq WHERE id = 1');
-    this.writeStmt = db.prepare('UPDATE seq SET reserved_below = ? WHERE id = 1');
+    this.writeStmt = db.prepare('UPDATE seq SET reserved_below = max(reserved_below, ?) WHERE id = 1');
     this.nextValue = this.reservedBelow();
+    this.blockEnd = this.nextValue;
   }
 
   next(): number {
-    const value = this.nextValue;
-    if (value >= this.reservedBelow()) {
-      this.tx.run(() => this.writeStmt.run(value + BLOCK), true);
+    const reserved = this.reservedBelow();
+    if (this.nextValue >= this.blockEnd || reserved < this.blockEnd) {
+      const start = Math.max(this.nextValue, reserved);
+      this.tx.run(() => this.writeStmt.run(start + BLOCK), true);
+      this.nextValue = start;
+      this.blockEnd = start + BLOCK;
     }
-    this.nextValue = value + 1;
-    return value;
+    return this.nextValue++;
   }
 
   peek(): number {
-    return this.nextValue;
+    const reserved = this.reservedBelow();
+    return this.nextValue >= this.blockEnd || reserved < this.blockEnd
+      ? Math.max(this.nextValue, reserved)
+      : this.nextValue;
   }
 
   private reservedBelow(): number {

@@ -90,7 +90,7 @@ describe('a shared RTU bus', () => {
     const buses = registry();
     const ctx = { buses, log: silentLogger(), breaker: { threshold: 3, halfOpenBaseMs: 600_000 } };
     const neighbour = createModbusDevice(
-      deviceConfig('meter', 'sdm630', { rtu: path, unitId: 2, timeoutMs: 300 }),
+      deviceConfig('meter', 'sdm630', { rtu: path, unitId: 2, timeoutMs: 1000 }),
       profile('sdm630'),
       ctx,
     );
@@ -157,6 +157,20 @@ describe('SunSpec map changes', () => {
     inverter.splice(22, 2, ...encodeRegisters(777, 'acc32')); // WH
     return [0x5375, 0x6e53, 1, 65, ...common, inverterModel, 50, ...inverter, 0xffff, 0];
   }
+
+  it('a device that answers but has no marker gets an error naming each address and what it held', async () => {
+    const srv = await startRawServer('mbap', (req) => ({ registers: new Array(req.count).fill(0) }));
+    cleanups.push(() => srv.close());
+    const inverter = createModbusDevice(
+      deviceConfig('inverter', 'sunspec-inverter', { tcp: `127.0.0.1:${srv.port}`, unitId: 1 }),
+      profile('sunspec-inverter'),
+      { buses: registry(), log: silentLogger() },
+    );
+    await expect(inverter.read()).rejects.toThrow(
+      'no SunSpec marker "SunS" (0x5375 0x6E53) at 40000, 0, 50000 (40000: 0x0000 0x0000; 0: 0x0000 0x0000; 50000: 0x0000 0x0000)',
+    );
+    expect(srv.requests.map((r) => r.address)).toEqual([40000, 0, 50000]);
+  });
 
   it('notices a changed model at a known address, fails that read, and rediscovers on the next', async () => {
     let image = sunspecImage(103, 1500);

@@ -82,3 +82,24 @@ describe('seq', () => {
     expect(s.transaction(() => s.seq.next())).toBe(n + 1);
   });
 });
+
+describe('seq across two connections', () => {
+  it('never hands out the same number to the daemon and a CLI process on the same file', () => {
+    const path = tmp.path('two.db');
+    const a = openStore({ path, log: silentLogger() });
+    const b = openStore({ path, log: silentLogger() });
+    try {
+      const taken = new Set<number>();
+      for (let i = 0; i < 5000; i++) {
+        for (const s of i % 3 === 0 ? [a, b] : [a]) {
+          const v = s.seq.next();
+          expect(taken.has(v)).toBe(false);
+          taken.add(v);
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});

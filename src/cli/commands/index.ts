@@ -3,12 +3,14 @@ import { register as config } from './config.js';
 import { register as devices } from './devices.js';
 import { register as gpio } from './gpio.js';
 import { register as i2c } from './i2c.js';
+import { register as modbus } from './modbus.js';
 import { register as readings } from './readings.js';
 import { register as run } from './run.js';
 import { register as sim } from './sim.js';
+import { register as sunspec } from './sunspec.js';
 
 /** Each verb module exports `register(program)`; this list is the CLI's table of contents. */
-const verbs: Array<(program: Command) => void> = [run, readings, devices, config, sim, i2c, gpio];
+const verbs: Array<(program: Command) => void> = [run, readings, devices, config, modbus, sunspec, sim, i2c, gpio];
 
 export function registerCommands(program: Command): void {
   for (const register of verbs) register(program);

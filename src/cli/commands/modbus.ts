@@ -56,6 +56,15 @@ function intFlag(name: string, value: string, min: number, max: number): number 
   return n;
 }
 
+/** The shortest decimal that reads back as the same float32: 232.4, not 232.39999389648438. */
+function shortestFloat32(value: number): string {
+  for (let digits = 1; digits < 9; digits++) {
+    const text = String(Number(value.toPrecision(digits)));
+    if (Math.fround(Number(text)) === value) return text;
+  }
+  return String(value);
+}
+
 /** Runs `fn` on a one-off worker for the flags' bus; Modbus failures become exit code 1. */
 async function withBus<T>(cfg: ModbusConfig, fn: (bus: BusWorker) => Promise<T>): Promise<T> {
   const bus = new BusWorker(busAddress(cfg));
@@ -152,7 +161,11 @@ export function register(program: Command): void {
       `${v.address}`,
       `0x${v.address.toString(16).padStart(4, '0')}`,
       v.registers.join(' '),
-      typeof v.value === 'string' && flags.format === 'string' ? JSON.stringify(v.value) : String(v.value),
+      flags.format === 'string'
+        ? JSON.stringify(v.value)
+        : flags.format === 'f32' && typeof v.value === 'number'
+          ? shortestFloat32(v.value)
+          : String(v.value),
     ]);
     process.stdout.write(`${table(['ADDRESS', 'HEX', 'REGISTERS', 'VALUE'], rows)}\n`);
   });

@@ -6,7 +6,10 @@ import { type BusAddress, closeClient, frameGapMs, type ModbusClient, openClient
 
 export interface BusWorkerOptions {
   log?: Logger;
-  /** First reconnect delay after a failed open; doubles per failure up to reconnectMaxMs. */
+  /**
+   * First reconnect delay after a failed open; doubles per failure up to reconnectMaxMs. The cap stays
+   * below the device breakers' so a breaker's probe finds the line ready to be tried again.
+   */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   /**
@@ -18,7 +21,6 @@ export interface BusWorkerOptions {
   settleMs?: number;
   /** Margin past a request's own timeout after which a call that never settled is abandoned. */
   guardMs?: number;
-  random?: () => number;
 }
 
 export interface UnitStats {
@@ -74,7 +76,6 @@ export class BusWorker {
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
   private readonly guardMs: number;
-  private readonly random: () => number;
 
   constructor(
     readonly address: BusAddress,
@@ -82,13 +83,8 @@ export class BusWorker {
   ) {
     this.minQuietMs = address.kind === 'rtu' ? 2 * frameGapMs(address.baudRate) : 0;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? 500;
-    this.reconnectMaxMs = opts.reconnectMaxMs ?? 30_000;
+    this.reconnectMaxMs = opts.reconnectMaxMs ?? 5000;
     this.guardMs = opts.guardMs ?? 2000;
-    this.random = opts.random ?? Math.random;
-  }
-
-  get key(): string {
-    return this.address.key;
   }
 
   readRegisters(
@@ -301,6 +297,6 @@ export class BusWorker {
   /** Exponential backoff with jitter (50–100 % of the step), capped. */
   private backoff(failures: number): number {
     const step = Math.min(this.reconnectMaxMs, this.reconnectBaseMs * 2 ** (failures - 1));
-    return Math.round(step * (0.5 + this.random() * 0.5));
+    return Math.round(step * (0.5 + Math.random() * 0.5));
   }
 }

@@ -41,7 +41,10 @@ export interface ModbusDevice extends Device {
   info(): Record<string, string>;
   /** The discovered SunSpec model map, for `kind: sunspec` devices that answered. */
   sunspecMap(): SunspecMap | null;
-  /** Limits inverter output to `pct` % of its maximum (SunSpec model 123); null lifts the limit. */
+  /**
+   * Limits inverter output to `pct` % of its maximum (SunSpec model 123); null lifts the limit. Not
+   * behind the read breaker: a command is always tried, and its failure is the caller's to handle.
+   */
   writeExportLimit(pct: number | null): Promise<void>;
 }
 

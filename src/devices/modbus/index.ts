@@ -30,4 +30,15 @@ export {
   type SunspecProfile,
 } from './profile-schema.js';
 export { discoverSunspec, SUNS_MARKER, type SunspecMap, type SunspecModel } from './sunspec.js';
+export {
+  type DecodedValue,
+  decodeTable,
+  dumpSunspec,
+  type ReadFormat,
+  type ReadTable,
+  readTable,
+  type ScanHit,
+  type SunspecDump,
+  scanUnits,
+} from './tools.js';
 export { type BusAddress, busAddress, describeTransport } from './transport.js';

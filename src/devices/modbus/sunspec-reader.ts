@@ -18,7 +18,6 @@ interface PlacedPoint {
 interface Layout {
   map: SunspecMap;
   points: PlacedPoint[];
-  info: PlacedPoint[];
   plan: ReadBlock[];
   /** Models whose ID and L are re-read every cycle to notice a changed map. */
   models: SunspecModel[];
@@ -26,6 +25,11 @@ interface Layout {
 
 function name(p: SunspecPoint): string {
   return 'quantity' in p.target ? p.target.quantity : `info.${p.target.info}`;
+}
+
+/** Registers from the model's ID register to the end of the point or of its scale factor. */
+function pointEnd(p: SunspecPoint): number {
+  return Math.max(p.offset + p.length, (p.sf ?? 0) + 1);
 }
 
 /**
@@ -117,9 +121,8 @@ export class SunspecReader implements ProfileReader {
       const placed: PlacedPoint[] = [];
       for (const point of points) {
         const model = findModel(map, point.models);
-        const end = Math.max(point.offset + point.length, (point.sf ?? 0) + 1);
         if (model === undefined) continue;
-        if (end > model.length + 2) {
+        if (pointEnd(point) > model.length + 2) {
           this.log.warn(
             { profile: this.profile.id, point: name(point), model: model.id, length: model.length },
             'SunSpec model too short for this point; point skipped',
@@ -143,18 +146,25 @@ export class SunspecReader implements ProfileReader {
       placed.map(({ point, model }) => ({
         fn: 'holding' as const,
         address: model.address,
-        count: Math.max(point.offset + point.length, (point.sf ?? 0) + 1),
+        count: pointEnd(point),
       }));
     const opts = { maxGap: this.profile.maxGap, maxRegisters: this.profile.maxRegisters };
-    const info = place(this.profile.info);
     const layout: Layout = {
       map,
       points,
-      info,
       plan: planReads(spans(points), opts),
       models: [...new Set(points.map((p) => p.model))],
     };
-    this.infoValues = await this.readInfo(io, info, opts);
+    try {
+      this.infoValues = await this.readInfo(io, place(this.profile.info), opts);
+    } catch (err) {
+      // Identity is a nice-to-have: readings still flow without it.
+      this.log.warn(
+        { profile: this.profile.id, err: (err as Error).message },
+        'SunSpec identity not readable',
+      );
+      this.infoValues = {};
+    }
     this.layout = layout;
     this.log.info(
       {
