@@ -60,7 +60,10 @@ function profileChecks(config: Config, profiles: ReadonlyMap<string, ProfileFile
     try {
       PROFILE_VALIDATORS[profile.kind](profile);
     } catch (err) {
-      problems.push({ path: `devices.${i}.profile`, message: `profile file is invalid: ${(err as Error).message}` });
+      problems.push({
+        path: `devices.${i}.profile`,
+        message: `profile file is invalid: ${(err as Error).message}`,
+      });
       return;
     }
     const want = TRANSPORT_FOR_KIND[profile.kind];

@@ -8,16 +8,12 @@ export function statusRoutes(service: Service): Record<string, Route> {
     '/api/devices': () => ({ body: service.status().devices }),
     '/api/readings': () => ({ body: service.status().snapshot }),
     '/healthz': () => {
-      const cycle = service.status().cycle;
-      const alive = cycle?.running === true;
-      return { status: alive ? 200 : 503, body: { ok: alive } };
+      const h = service.health();
+      return { status: h.live ? 200 : 503, body: h };
     },
     '/readyz': () => {
-      const failed = service.status().modules.filter((m) => m.state !== 'running');
-      return {
-        status: failed.length === 0 ? 200 : 503,
-        body: { ok: failed.length === 0, notRunning: failed },
-      };
+      const h = service.health();
+      return { status: h.ready ? 200 : 503, body: h };
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { Snapshot } from '../core/quantities.js';
 import type { CycleRunner, CycleStats } from '../cycle/runner.js';
 import type { DeviceHealth } from '../devices/device.js';
-import type { Link, LinkStatus } from '../link/index.js';
-import type { OutboxStats, Store } from '../store/index.js';
+import type { Link, LinkStatus } from '../link/link.js';
+import type { OutboxStatsDetail, Store } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import type { Hardware } from './hardware.js';
 import type { ModuleReport } from './module.js';
@@ -19,7 +19,7 @@ export interface ServiceStatus {
   snapshot: Snapshot | null;
   devices: DeviceHealth[];
   link: LinkStatus | null;
-  outbox: OutboxStats | null;
+  outbox: OutboxStatsDetail | null;
 }
 
 export function serviceStatus(parts: {

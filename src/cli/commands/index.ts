@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as config } from './config.js';
+import { register as demo } from './demo.js';
 import { register as devices } from './devices.js';
 import { register as gpio } from './gpio.js';
 import { register as i2c } from './i2c.js';
@@ -10,7 +11,18 @@ import { register as sim } from './sim.js';
 import { register as sunspec } from './sunspec.js';
 
 /** Each verb module exports `register(program)`; this list is the CLI's table of contents. */
-const verbs: Array<(program: Command) => void> = [run, readings, devices, config, modbus, sunspec, sim, i2c, gpio];
+const verbs: Array<(program: Command) => void> = [
+  run,
+  demo,
+  readings,
+  devices,
+  config,
+  modbus,
+  sunspec,
+  sim,
+  i2c,
+  gpio,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of verbs) register(program);
