@@ -17,6 +17,7 @@ interface DemoOptions {
   timeScale: string;
   web: string;
   duration?: string;
+  startHour: string;
   json?: boolean;
 }
 
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     .option('--broker <url>', 'use this MQTT broker instead of the embedded one')
     .option('--time-scale <n>', 'simulated seconds per real second (the day passes faster)', '60')
     .option('--web <host:port>', 'where the status API listens', '127.0.0.1:8080')
+    .option('--start-hour <h>', 'local hour the simulated day starts at (sunshine by default)', '9')
     .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
     .option('--json', 'one JSON status line per update instead of text')
     .action(async (opts: DemoOptions) => {
@@ -39,7 +41,18 @@ export function register(program: Command): void {
       if (!(timeScale > 0)) throw new CliError('--time-scale must be a positive number', EXIT.usage);
       const dir = mkdtempSync(join(tmpdir(), 'powerdeal-demo-'));
       const log = createLogger({ level: process.env.POWERDEAL_LOG_LEVEL ?? 'warn' });
-      const sim = await startSimulator({ tcp: { host: '127.0.0.1', port: 0 }, timeScale, seed: 42 });
+      const startHour = Number(opts.startHour);
+      if (!(startHour >= 0 && startHour < 24)) throw new CliError('--start-hour must be 0..23', EXIT.usage);
+      // The simulated day starts at --start-hour today, so a demo run at night still shows sunshine.
+      const dayStart = new Date();
+      dayStart.setHours(Math.floor(startHour), (startHour % 1) * 60, 0, 0);
+      const shift = dayStart.getTime() - Date.now();
+      const sim = await startSimulator({
+        tcp: { host: '127.0.0.1', port: 0 },
+        timeScale,
+        seed: 42,
+        clock: () => Date.now() + shift,
+      });
       let broker: EmbeddedBroker | undefined;
       const brokerUrl = opts.broker ?? (broker = await startEmbeddedBroker()).url;
       const config = demoConfig(`127.0.0.1:${sim.tcpPort}`, brokerUrl, join(dir, 'powerdeal.db'), opts.web);
