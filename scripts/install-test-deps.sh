@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses as real peers: a real MQTT broker (mosquitto), serial
 # pty pairs (socat), an independent Modbus master (mbpoll) and an independent Modbus server library
-# (python3-pymodbus). Safe to run twice.
+# (python3-pymodbus), systemd-analyze (systemd) to check the unit file, a real browser for the status
+# page (chromium, driven by playwright-core), promtool (prometheus) to check /metrics and tmux to answer
+# the CLI's questions in a real terminal. Safe to run twice.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients socat mbpoll python3-pymodbus)
+packages=(mosquitto mosquitto-clients socat mbpoll python3-pymodbus systemd chromium prometheus tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +19,10 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The Debian mosquitto package enables a system broker; tests start their own on free ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-  $SUDO systemctl disable --now mosquitto || true
-fi
+# The Debian mosquitto and prometheus packages enable system services; tests start their own broker
+# on free ports and need only promtool from prometheus.
+for unit in mosquitto prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$unit" 2>/dev/null; then
+    $SUDO systemctl disable --now "$unit" || true
+  fi
+done

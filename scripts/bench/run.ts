@@ -7,12 +7,14 @@ import { benchLink } from './link.js';
 import { benchModbus } from './modbus.js';
 import { benchService } from './service.js';
 import { benchStore } from './store.js';
+import { benchWeb } from './web.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   modbus: benchModbus,
   store: benchStore,
   link: benchLink,
   service: benchService,
+  web: benchWeb,
 };
 
 const onlyIndex = process.argv.indexOf('--only');

@@ -1,0 +1,97 @@
+import type { Config } from '../config/schema.js';
+import { errorText } from '../devices/device.js';
+import type { Relay } from '../devices/gpio/index.js';
+import type { Logger } from '../log/logger.js';
+
+/** `auto`: the controller decides (today: the relay's safe state); `on`/`off`: a person decided. */
+export type RelayMode = 'auto' | 'on' | 'off';
+
+export const RELAY_MODES: readonly RelayMode[] = ['auto', 'on', 'off'];
+
+export interface RelayView {
+  id: string;
+  mode: RelayMode;
+  /** Last level written, or null when unknown (the line is faulted). */
+  on: boolean | null;
+  safeState: 'on' | 'off';
+  /** The configured load's power, W. */
+  loadW: number | null;
+  state: 'starting' | 'ok' | 'fault';
+  lastError: string | null;
+  /** When the mode last changed, epoch ms (null: never since start). */
+  changedTs: number | null;
+}
+
+/**
+ * Manual relay overrides from the page or the API. An override lasts until set back to `auto` or until
+ * the service restarts (a restart always starts from the safe state, as after a power cut). Automation
+ * must leave an overridden relay alone: ask `mode(id)` before switching.
+ */
+export class RelayOverrides {
+  private readonly modes = new Map<string, { mode: RelayMode; changedTs: number | null }>();
+  private readonly levels = new Map<string, boolean | null>();
+  private readonly loads: Map<string, number>;
+
+  constructor(
+    private readonly relays: readonly Relay[],
+    config: Config,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    this.loads = new Map(
+      config.devices.filter((d) => d.load).map((d) => [d.id, d.load?.powerW ?? 0] as [string, number]),
+    );
+    for (const r of relays) {
+      this.modes.set(r.id, { mode: 'auto', changedTs: null });
+      this.levels.set(r.id, r.health().state === 'ok' ? r.safeState : null);
+    }
+  }
+
+  mode(id: string): RelayMode | undefined {
+    return this.modes.get(id)?.mode;
+  }
+
+  list(): RelayView[] {
+    return this.relays.map((r) => this.view(r));
+  }
+
+  has(id: string): boolean {
+    return this.modes.has(id);
+  }
+
+  /** Applies a mode; rejects (and the relay keeps its previous mode) when the line cannot be written. */
+  async set(id: string, mode: RelayMode): Promise<RelayView> {
+    const relay = this.relays.find((r) => r.id === id);
+    if (!relay) throw new Error(`no relay ${id}`);
+    const on = mode === 'auto' ? relay.safeState : mode === 'on';
+    try {
+      await relay.set(on);
+      this.levels.set(id, on);
+    } catch (err) {
+      this.levels.set(id, null);
+      this.log.error({ relay: id, mode, err: errorText(err) }, 'relay override failed');
+      throw err;
+    }
+    this.modes.set(id, { mode, changedTs: this.now() });
+    this.log.warn(
+      { relay: id, mode, on },
+      mode === 'auto' ? 'relay back to automatic' : 'relay overridden by hand',
+    );
+    return this.view(relay);
+  }
+
+  private view(r: Relay): RelayView {
+    const h = r.health();
+    const m = this.modes.get(r.id);
+    return {
+      id: r.id,
+      mode: m?.mode ?? 'auto',
+      on: h.state === 'fault' ? null : (this.levels.get(r.id) ?? null),
+      safeState: r.safeState ? 'on' : 'off',
+      loadW: this.loads.get(r.id) ?? null,
+      state: h.state,
+      lastError: h.lastError,
+      changedTs: m?.changedTs ?? null,
+    };
+  }
+}
