@@ -27,3 +27,9 @@ export function table(headers: string[], rows: string[][]): string {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** Human output notes on stderr when the running service answered rather than the hardware directly. */
+export function noteVia(via: 'service' | 'direct'): void {
+  if (via === 'service')
+    process.stderr.write(`${dim('(through the running service, which owns the hardware)')}\n`);
+}

@@ -140,11 +140,43 @@ export const configSchema = z.strictObject({
       readingsRetentionDays: z.int().min(1).default(7),
       /** Readings are buffered and written this often (fewer SD card writes); a crash loses at most this much. */
       readingsFlushMs: z.int().min(0).max(300_000).default(10_000),
+      /** Below this much free space the service sheds telemetry and old raw readings, and raises an alert. */
+      lowDiskMb: z.int().min(0).default(64),
+      /** Space held in a reserve file beside the database, released when the disk fills (0 = none). */
+      diskReserveMb: z.int().min(0).max(1024).default(8),
+      /** Nightly online backups kept (0 = no backups). */
+      backupKeep: z.int().min(0).max(365).default(7),
+      /** Where backups go; default a "backups" directory beside the database. */
+      backupDir: z.string().min(1).optional(),
     })
-    .default({ path: '/var/lib/powerdeal/powerdeal.db', readingsRetentionDays: 7, readingsFlushMs: 10_000 }),
+    .default({
+      path: '/var/lib/powerdeal/powerdeal.db',
+      readingsRetentionDays: 7,
+      readingsFlushMs: 10_000,
+      lowDiskMb: 64,
+      diskReserveMb: 8,
+      backupKeep: 7,
+    }),
   web: z
-    .strictObject({ listen: hostPort('web.listen').default('127.0.0.1:8080') })
-    .default({ listen: '127.0.0.1:8080' }),
+    .strictObject({
+      listen: hostPort('web.listen').default('127.0.0.1:8080'),
+      /** Bearer token for state-changing requests (relay override, dead letters); absent: they are refused. */
+      tokenFile: z.string().min(1).default('/etc/powerdeal/web.token'),
+      /** Live-page (server-sent events) connections served at once. */
+      maxEventClients: z.int().min(1).max(100).default(8),
+      /** Largest request body accepted, bytes. */
+      maxBodyBytes: z.int().min(256).max(1_048_576).default(4096),
+    })
+    .default({
+      listen: '127.0.0.1:8080',
+      tokenFile: '/etc/powerdeal/web.token',
+      maxEventClients: 8,
+      maxBodyBytes: 4096,
+    }),
+  /** The local control channel the CLI uses while the service runs (unix socket, mode 0660). */
+  control: z
+    .strictObject({ socket: z.string().min(1).default('/run/powerdeal/control.sock') })
+    .default({ socket: '/run/powerdeal/control.sock' }),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -41,7 +41,7 @@ export interface Connection {
   protocolVersion: ProtocolVersion;
 }
 
-export function clientOptions(p: ConnectParams): IClientOptions {
+function clientOptions(p: ConnectParams): IClientOptions {
   const opts: IClientOptions = {
     clientId: p.clientId,
     protocolVersion: p.protocolVersion,
@@ -53,8 +53,11 @@ export function clientOptions(p: ConnectParams): IClientOptions {
     resubscribe: false,
   };
   if (p.mqtt.username !== undefined) opts.username = p.mqtt.username;
-  // Read at every attempt so a rotated password is picked up without a restart.
-  if (p.mqtt.passwordFile !== undefined) opts.password = readFileSync(p.mqtt.passwordFile, 'utf8').trim();
+  // Read at every attempt so a rotated password is picked up without a restart; only the final line
+  // break is dropped (a password may start or end with spaces).
+  if (p.mqtt.passwordFile !== undefined) {
+    opts.password = readFileSync(p.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '');
+  }
   if (p.url.startsWith('mqtts:') || p.url.startsWith('wss:')) {
     opts.rejectUnauthorized = true;
     if (p.mqtt.caFile !== undefined) opts.ca = readFileSync(p.mqtt.caFile);

@@ -162,6 +162,7 @@ export function createLink(ctx: LinkContext): Link {
   let connecting = false;
   let active: Active | null = null;
   let attemptAbort: AbortController | null = null;
+  let probeAbort: AbortController | null = null;
 
   const inFlight = new Map<number, InFlight>();
   const inFlightIds = new Set<number>();
@@ -320,7 +321,7 @@ export function createLink(ctx: LinkContext): Link {
       noteError(`subscribe: ${err.message}`);
       log.error({ err: err.message }, 'link: subscribing to the inbox failed');
     });
-    publishStatus(a, 'online');
+    void publishStatus(a, 'online');
 
     const t = Date.now();
     throttle.active = true;
@@ -395,17 +396,27 @@ export function createLink(ctx: LinkContext): Link {
     probeTimer = null;
     const a = active;
     if (!a || !running || leaving) return;
+    probeAbort = new AbortController();
     try {
       const probe = await connectNegotiated(
-        { url: choice.primary, clientId: `${clientId}-probe`, mqtt, persistent: false },
+        {
+          url: choice.primary,
+          clientId: `${clientId}-probe`,
+          mqtt,
+          persistent: false,
+          signal: probeAbort.signal,
+        },
         versions,
       );
       probe.client.end(true);
     } catch (err) {
+      if (!running) return;
       choice.probeFailed(Date.now());
       log.info({ primary: choice.primary, err: (err as Error).message }, 'link: primary still unreachable');
       if (active === a) scheduleProbe();
       return;
+    } finally {
+      probeAbort = null;
     }
     if (active !== a || !running || leaving) return;
     log.info({ from: a.conn.url, to: choice.primary }, 'link: primary broker is back, returning to it');
@@ -430,10 +441,14 @@ export function createLink(ctx: LinkContext): Link {
       active = null;
       if (clean) {
         // A normal DISCONNECT: the broker drops the will, the offline status above stands.
+        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           a.conn.client.endAsync(false).catch(() => undefined),
-          new Promise((r) => setTimeout(r, Math.max(100, deadline - Date.now()))),
+          new Promise((r) => {
+            timer = setTimeout(r, Math.max(100, deadline - Date.now()));
+          }),
         ]);
+        clearTimeout(timer);
       }
       detach(a);
     } finally {
@@ -471,6 +486,8 @@ export function createLink(ctx: LinkContext): Link {
     let want = a.cap - inFlightCount(a);
     if (want <= 0) return;
     if (state === CircuitState.Open) want = 1;
+    // Refill the window in batches: one outbox query per few PUBACKs, not one per PUBACK.
+    else if (want < Math.ceil(a.cap / 4) && inFlight.size > 0) return;
 
     const t = Date.now();
     if (throttle.active) {
@@ -679,6 +696,7 @@ export function createLink(ctx: LinkContext): Link {
       const deadline = Date.now() + deadlineMs;
       running = false;
       attemptAbort?.abort();
+      probeAbort?.abort();
       sleepTimer?.wake();
       if (probeTimer) clearTimeout(probeTimer);
       probeTimer = null;

@@ -9,10 +9,6 @@ export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-export function isTopicId(s: string): boolean {
-  return ID.test(s);
-}
-
 function checkId(what: string, s: string): string {
   if (!ID.test(s)) throw new RangeError(`${what} "${s}" is not a valid topic id`);
   return s;

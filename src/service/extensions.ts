@@ -1,3 +1,5 @@
+import { controlExtension } from '../control/extension.js';
+import { jobsExtension } from './jobs.js';
 import type { ServiceModule } from './module.js';
 import type { Service } from './service.js';
 
@@ -8,4 +10,4 @@ import type { Service } from './service.js';
  */
 export type Extension = (service: Service) => ServiceModule;
 
-export const DEFAULT_EXTENSIONS: readonly Extension[] = [];
+export const DEFAULT_EXTENSIONS: readonly Extension[] = [controlExtension, jobsExtension];

@@ -15,6 +15,9 @@ export interface Hardware {
   readonly relays: readonly Relay[];
   /** The GPIO backend, shared with the panel (status LED, button). */
   readonly gpio: GpioBackend;
+  /** The Modbus bus workers and I2C buses the devices use: the CLI's requests queue on them too. */
+  readonly buses: BusRegistry;
+  readonly i2c: I2cBusRegistry;
   health(): DeviceHealth[];
   maxAgeMs(deviceId: string): number;
   /** Relays to their safe state, devices stopped, buses closed. */
@@ -63,6 +66,8 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
     devices,
     relays,
     gpio,
+    buses,
+    i2c,
     health: () => [...devices.map((d) => d.health()), ...relays.map((r) => r.health())],
     maxAgeMs: (id) => byId.get(id)?.maxAgeMs ?? 3 * ctx.config.cycleMs,
     stop: async () => {

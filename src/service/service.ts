@@ -3,17 +3,19 @@ import type { Snapshot } from '../core/quantities.js';
 import { CycleRunner, type SnapshotSink } from '../cycle/runner.js';
 import { createLink, type Link } from '../link/link.js';
 import { openStore, type Store } from '../store/index.js';
-import { WebServer } from '../web/server.js';
+import type { WebServer } from '../web/server.js';
 import type { ServiceContext } from './context.js';
+import { DiskGuard, diskTolerant } from './disk-guard.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { DEFAULT_EXTENSIONS, type Extension } from './extensions.js';
 import { buildHardware, type Hardware } from './hardware.js';
 import { evaluateHealth, type HealthReport } from './health.js';
 import { Lifecycle } from './lifecycle.js';
 import type { ServiceModule } from './module.js';
 import { Panel } from './panel.js';
-import { statusRoutes } from './routes.js';
 import { type ServiceStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
+import { createWebModule } from './web-module.js';
 
 /** What the service announces to its extensions (the page's live stream, the watchdog, …). */
 export interface ServiceEvents {
@@ -29,6 +31,8 @@ export interface ServiceEvents {
 export class Service {
   readonly startedAt: number;
   readonly events = new EventEmitter<ServiceEvents>();
+  /** Event-loop lag, one input of the health model. */
+  readonly lag = new EventLoopLag();
   private parts: {
     store?: Store;
     hardware?: Hardware;
@@ -36,6 +40,7 @@ export class Service {
     link?: Link;
     web?: WebServer;
     panel?: Panel;
+    disk?: DiskGuard;
   } = {};
   private readonly lifecycle: Lifecycle;
 
@@ -46,6 +51,7 @@ export class Service {
     this.startedAt = ctx.now();
     const modules: ServiceModule[] = [
       this.storeModule(),
+      this.diskModule(),
       this.hardwareModule(),
       this.cycleModule(),
       ...(ctx.config.mqtt ? [this.linkModule()] : []),
@@ -57,13 +63,29 @@ export class Service {
   }
 
   async start(): Promise<void> {
+    this.lag.start();
     await this.lifecycle.start();
     this.ctx.log.info({ home: this.ctx.config.home, version: this.ctx.version }, 'service started');
   }
 
-  /** Stops in reverse order within the deadline: web, extensions, link (acks), cycle, relays safe, store. */
+  /**
+   * Stops within the deadline. The cycle stops and the relays go to their safe state first (a frozen
+   * broker must not keep a load switched on); then the modules in reverse order: web, extensions, link
+   * (waits for in-flight acks with what is left of the deadline), cycle, hardware, store (closed last).
+   */
   async stop(deadlineMs = 10_000): Promise<void> {
-    await this.lifecycle.stop(deadlineMs);
+    const end = Date.now() + deadlineMs;
+    await this.parts.cycle?.stop();
+    const relays = this.parts.hardware?.relays ?? [];
+    await Promise.all(
+      relays.map((r) =>
+        r
+          .set(r.safeState)
+          .catch((err) => this.ctx.log.error({ err, relay: r.id }, 'relay to safe state failed')),
+      ),
+    );
+    await this.lifecycle.stop(Math.max(0, end - Date.now()));
+    this.lag.stop();
   }
 
   status(): ServiceStatus {
@@ -74,13 +96,27 @@ export class Service {
       hardware: this.parts.hardware,
       cycle: this.parts.cycle,
       link: this.parts.link,
+      disk: this.parts.disk?.state() ?? null,
       modules: this.lifecycle.report(),
     });
   }
 
   /** The one health model (watchdog, STATUS=, /healthz, /readyz). */
   health(): HealthReport {
-    return evaluateHealth(this.status(), this.ctx.now(), this.ctx.config.cycleMs);
+    const store = this.parts.store;
+    const open = store !== undefined && !store.closed;
+    return evaluateHealth(this.status(), this.ctx.now(), this.ctx.config.cycleMs, {
+      lagMs: this.lag.maxMs(),
+      storeOpen: open,
+      writes: open ? store.writeHealth() : null,
+      disk: this.parts.disk?.state() ?? null,
+      quarantined: store?.quarantined ?? null,
+    });
+  }
+
+  /** Free space beside the database and what was done about it; undefined before the store opens. */
+  get disk(): DiskGuard | undefined {
+    return this.parts.disk;
   }
 
   get store(): Store {
@@ -118,6 +154,27 @@ export class Service {
     };
   }
 
+  private diskModule(): ServiceModule {
+    const { ctx } = this;
+    return {
+      name: 'disk',
+      essential: false,
+      start: async () => {
+        if (ctx.config.store.path === ':memory:') return;
+        this.parts.disk = new DiskGuard({
+          dbPath: ctx.config.store.path,
+          store: () => this.parts.store,
+          log: ctx.log.child({ module: 'disk' }),
+          now: ctx.now,
+          lowBytes: ctx.config.store.lowDiskMb * 1024 * 1024,
+          reserveBytes: ctx.config.store.diskReserveMb * 1024 * 1024,
+        });
+        this.parts.disk.start();
+      },
+      stop: async () => this.parts.disk?.stop(),
+    };
+  }
+
   private hardwareModule(): ServiceModule {
     return {
       name: 'hardware',
@@ -136,10 +193,12 @@ export class Service {
       essential: true,
       start: async () => {
         const store = this.store;
+        // A full disk must not stop the cycle: those two writes go to the disk guard instead.
+        const disk = () => this.parts.disk;
         const sinks: SnapshotSink[] = [
-          { name: 'readings', accept: (s) => store.readings.append(s, ctx.now()) },
+          diskTolerant({ name: 'readings', accept: (s) => store.readings.append(s, ctx.now()) }, disk),
         ];
-        if (ctx.config.mqtt) sinks.push(new TelemetrySink(ctx, store));
+        if (ctx.config.mqtt) sinks.push(diskTolerant(new TelemetrySink(ctx, store), disk));
         sinks.push({ name: 'events', accept: (s) => void this.events.emit('snapshot', s) });
         this.parts.cycle = new CycleRunner({
           devices: this.hardware.devices,
@@ -193,19 +252,9 @@ export class Service {
   }
 
   private webModule(): ServiceModule {
-    return {
-      name: 'web',
-      essential: false,
-      start: async () => {
-        this.parts.web = new WebServer({
-          listen: this.ctx.config.web.listen,
-          log: this.ctx.log.child({ module: 'web' }),
-          routes: statusRoutes(this),
-        });
-        await this.parts.web.start();
-      },
-      stop: async () => this.parts.web?.stop(),
-    };
+    return createWebModule(this, (web) => {
+      this.parts.web = web;
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import type { DeviceHealth } from '../devices/device.js';
 import type { Link, LinkStatus } from '../link/link.js';
 import type { OutboxStatsDetail, Store } from '../store/index.js';
 import type { ServiceContext } from './context.js';
+import type { DiskState } from './disk-guard.js';
 import type { Hardware } from './hardware.js';
 import type { ModuleReport } from './module.js';
 
@@ -20,6 +21,10 @@ export interface ServiceStatus {
   devices: DeviceHealth[];
   link: LinkStatus | null;
   outbox: OutboxStatsDetail | null;
+  /** Free space beside the database and the low/full alert, once the disk guard runs. */
+  disk: DiskState | null;
+  /** Where a corrupt database found at start was moved to, or null. */
+  quarantined: string | null;
 }
 
 export function serviceStatus(parts: {
@@ -29,6 +34,7 @@ export function serviceStatus(parts: {
   hardware: Hardware | undefined;
   cycle: CycleRunner | undefined;
   link: Link | undefined;
+  disk: DiskState | null;
   modules: ModuleReport[];
 }): ServiceStatus {
   const now = parts.ctx.now();
@@ -44,5 +50,7 @@ export function serviceStatus(parts: {
     devices: parts.hardware?.health() ?? [],
     link: parts.link?.status() ?? null,
     outbox: parts.store?.outbox.stats(now) ?? null,
+    disk: parts.disk,
+    quarantined: parts.store?.quarantined ?? null,
   };
 }

@@ -9,6 +9,7 @@ import { type Outbox, type OutboxCaps, SqliteOutbox } from './outbox.js';
 import { type Readings, SqliteReadings } from './readings.js';
 import { PersistentSeq, type Seq } from './seq.js';
 import { Transactions } from './transactions.js';
+import { type WriteHealth, WriteHealthTracker } from './write-health.js';
 
 export type { DeadLetter, DeadLetterInput, DeadLetters } from './dead-letters.js';
 export type { InboxDedupe } from './inbox.js';
@@ -17,6 +18,7 @@ export type { Outbox, OutboxCaps, OutboxListRow, OutboxStatsDetail } from './out
 export * from './outbox-types.js';
 export type { HourlyAggregate, Readings } from './readings.js';
 export type { Seq } from './seq.js';
+export { isDiskFull, type WriteHealth } from './write-health.js';
 
 export interface StoreOptions {
   /** Database file; its directory is created if missing. `:memory:` gives a throwaway store. */
@@ -60,6 +62,10 @@ export interface Store {
   quickCheck(): 'ok' | string;
   /** Where a corrupt database file found at open was moved to, or null. */
   readonly quarantined: string | null;
+  /** Whether commits succeed, as the last ones saw it (disk full, I/O errors). */
+  writeHealth(): WriteHealth;
+  /** The database is closed (after `close()`). */
+  readonly closed: boolean;
   /** Writes buffered readings and closes the database. Idempotent. */
   close(): void;
 }
@@ -73,7 +79,8 @@ export const DEFAULT_OUTBOX_CAPS: OutboxCaps = { maxRows: 200_000, maxBytes: 64 
 export function openStore(opts: StoreOptions): Store {
   const now = opts.now ?? Date.now;
   const { db, quarantined } = openDatabase(opts.path, opts.log, now, migrate);
-  const tx = new Transactions(db, opts.path);
+  const writes = new WriteHealthTracker(now);
+  const tx = new Transactions(db, opts.path, writes);
   const meta = new SqliteMeta(db);
   const deadLetters = new SqliteDeadLetters(db, { maxRows: opts.deadLetterMaxRows ?? 10_000 });
   const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
@@ -92,6 +99,10 @@ export function openStore(opts: StoreOptions): Store {
     quarantined,
     transaction: (fn, o) => tx.run(fn, o?.durable === true),
     quickCheck: () => quickCheck(db),
+    writeHealth: () => writes.snapshot(),
+    get closed() {
+      return closed;
+    },
     close() {
       if (closed) return;
       closed = true;

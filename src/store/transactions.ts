@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import type { WriteHealthTracker } from './write-health.js';
 
 /**
  * Transactions with a per-commit durability choice. The connection runs at synchronous=NORMAL (WAL:
@@ -18,6 +19,7 @@ export class Transactions {
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    private readonly writes?: WriteHealthTracker,
   ) {
     this.runner = db.transaction(<T>(fn: () => T): T => fn()) as <T>(fn: () => T) => T;
   }
@@ -38,9 +40,12 @@ export class Transactions {
       const result = this.runner(fn);
       this.rollbackHooks = [];
       if (this.durableOwed && !durable) this.syncWal();
+      this.writes?.ok();
       return result;
     } catch (err) {
       this.rolledBack(0);
+      // Only failures of SQLite itself count against the store, not an exception thrown by `fn`.
+      if (typeof (err as { code?: unknown } | null)?.code === 'string') this.writes?.failed(err);
       throw err;
     } finally {
       this.durableOwed = false;

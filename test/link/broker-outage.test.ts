@@ -67,7 +67,14 @@ describe('broker outage', () => {
 
     await broker.start();
     await waitFor(() => link.status().connected, 10_000, 'reconnect within the backoff cap');
+    const reconnectedAt = Date.now();
+    expect(link.status().throttled).toBe(true);
     await waitFor(() => countingReport(produced, [receiver]).missing === 0, 30_000, 'backlog delivered');
+    const drainMs = Date.now() - reconnectedAt;
+    console.log(`outage: backlog of ${DURING} delivered ${drainMs} ms after the reconnect (throttle 500/s)`);
+    // The backlog drain was throttled to drainRatePerS: it cannot have been faster than rate allows.
+    expect(drainMs).toBeGreaterThanOrEqual(((DURING - 50) / 500) * 1000);
+    expect(link.status().throttled).toBe(false);
     const report = countingReport(produced, [receiver]);
     printReport('broker stopped 30 s', report);
     expect(report.missing).toBe(0);

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { configSchema, type MqttConfig } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { createEnvelope, encodeEnvelope } from '../../src/protocol/envelope.js';
-import { homeTopic } from '../../src/protocol/topics.js';
+import { createEnvelope, encodeEnvelope, type MessageType } from '../../src/protocol/envelope.js';
+import { telemetryMessage } from '../../src/protocol/messages.js';
+import { homeTopic, type TopicKind } from '../../src/protocol/topics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { OutboxClass, OutboxMessage } from '../../src/store/outbox-types.js';
 import { waitFor } from '../helpers/ports.js';
@@ -53,31 +54,26 @@ export function tempStore(log: Logger = testLogger()): TempStore {
   return t;
 }
 
-const CLASS_TOPIC: Record<OutboxClass, 'inbox' | 'trades' | 'offer' | 'telemetry'> = {
-  trade: 'trades',
-  'trade-ack': 'trades',
-  reject: 'trades',
-  settlement: 'trades',
-  accept: 'inbox',
-  offer: 'offer',
-  telemetry: 'telemetry',
+/** Where each class goes and as which envelope type: accepts and rejects to the neighbour's inbox. */
+const ROUTES: Record<
+  Exclude<OutboxClass, 'telemetry'>,
+  { to: 'self' | 'neighbour'; kind: TopicKind; type: MessageType }
+> = {
+  trade: { to: 'self', kind: 'trades', type: 'trade' },
+  'trade-ack': { to: 'neighbour', kind: 'inbox', type: 'ack' },
+  reject: { to: 'neighbour', kind: 'inbox', type: 'reject' },
+  settlement: { to: 'self', kind: 'trades', type: 'settlement' },
+  accept: { to: 'neighbour', kind: 'inbox', type: 'accept' },
+  offer: { to: 'self', kind: 'offer', type: 'offer' },
 };
-const CLASS_TYPE = {
-  trade: 'trade',
-  'trade-ack': 'trade',
-  reject: 'trade',
-  settlement: 'settlement',
-  accept: 'accept',
-  offer: 'offer',
-  telemetry: 'settlement',
-} as const;
+const NEIGHBOUR = 'home-2';
 
 export interface Produced {
   id: string;
   class: OutboxClass;
 }
 
-/** An outbox message of the given class, a valid envelope (bodies are placeholders). */
+/** An outbox message of the given class, a valid envelope (trading bodies are placeholders). */
 export function makeMessage(
   store: Store,
   cls: OutboxClass,
@@ -86,10 +82,19 @@ export function makeMessage(
 ): OutboxMessage {
   const home = extra.home ?? HOME;
   const now = Date.now();
+  if (cls === 'telemetry') {
+    return telemetryMessage(
+      home,
+      { from: now - 10_000, to: now, samples: n + 1, q: {} },
+      store.seq.next(),
+      now,
+    );
+  }
+  const route = ROUTES[cls];
   const body: Record<string, unknown> = { n };
   if (extra.payloadBytes) body.pad = 'x'.repeat(extra.payloadBytes);
   const env = createEnvelope({
-    type: CLASS_TYPE[cls],
+    type: route.type,
     from: home.id,
     zone: home.zone,
     seq: store.seq.next(),
@@ -100,7 +105,7 @@ export function makeMessage(
   const msg: OutboxMessage = {
     id: env.id,
     class: cls,
-    topic: homeTopic(home.zone, home.id, CLASS_TOPIC[cls]),
+    topic: homeTopic(home.zone, route.to === 'self' ? home.id : NEIGHBOUR, route.kind),
     payload: encodeEnvelope(env),
     retain: cls === 'offer',
   };

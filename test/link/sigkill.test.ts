@@ -83,7 +83,7 @@ describe('SIGKILL of the controller while it publishes', () => {
       await run.exited;
       children.delete(run.child);
     }
-    const killedAt = produced.length;
+    const printedBeforeFinal = produced.length;
 
     // The last run was killed: the broker publishes its will (after the will delay).
     await waitFor(
@@ -98,13 +98,15 @@ describe('SIGKILL of the controller while it publishes', () => {
     children.delete(final.child);
 
     await waitFor(
-      () => countingReport(produced, [receiver]).missing === 0,
+      () => receiver.seen.size >= 6000 && countingReport(produced, [receiver]).missing === 0,
       20_000,
       'every committed message',
     );
     const report = countingReport(produced, [receiver]);
-    printReport(`sigkill x${KILLS}, ${killedAt} committed before the final run`, report);
-    expect(produced.length).toBe(6000);
+    printReport(`sigkill x${KILLS}, ${printedBeforeFinal} printed before the final run`, report);
+    // A kill can land between a commit and the flush of its `C` lines: those messages are committed but
+    // not in `produced`. The receiver must still have every one of the 6000 committed messages.
+    expect(receiver.seen.size).toBe(6000);
     expect(report.missing).toBe(0);
     expect(report.misordered).toBe(0);
 

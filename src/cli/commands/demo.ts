@@ -53,9 +53,9 @@ export function register(program: Command): void {
         seed: 42,
         clock: () => Date.now() + shift,
       });
-      let broker: EmbeddedBroker | undefined;
-      const brokerUrl = opts.broker ?? (broker = await startEmbeddedBroker()).url;
-      const config = demoConfig(`127.0.0.1:${sim.tcpPort}`, brokerUrl, join(dir, 'powerdeal.db'), opts.web);
+      const broker: EmbeddedBroker | undefined = opts.broker ? undefined : await startEmbeddedBroker();
+      const brokerUrl = opts.broker ?? (broker as EmbeddedBroker).url;
+      const config = demoConfig(`127.0.0.1:${sim.tcpPort}`, brokerUrl, dir, opts.web);
       const service = new Service({
         config,
         profiles: loadProfiles(),
@@ -108,7 +108,7 @@ export function register(program: Command): void {
     });
 }
 
-function demoConfig(modbusTcp: string, broker: string, dbPath: string, web: string): Config {
+function demoConfig(modbusTcp: string, broker: string, dir: string, web: string): Config {
   return configSchema.parse({
     home: { id: 'demo-home', zone: 'demo' },
     cycleMs: 1000,
@@ -120,7 +120,9 @@ function demoConfig(modbusTcp: string, broker: string, dbPath: string, web: stri
       { id: 'water-heater', profile: 'relay', gpio: { line: 17, activeLow: true }, load: { powerW: 2000 } },
     ],
     mqtt: { brokers: [broker], telemetryIntervalMs: 5000 },
-    store: { path: dbPath },
+    store: { path: join(dir, 'powerdeal.db') },
     web: { listen: web },
+    // Its own control socket, so a demo never answers for (or collides with) an installed service.
+    control: { socket: join(dir, 'control.sock') },
   });
 }

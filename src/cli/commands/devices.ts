@@ -22,7 +22,7 @@ export function register(program: Command): void {
       const loaded = loadVerbConfig(cmd);
       let devices = await new DaemonClient(loaded.config).get<DeviceHealth[]>('/api/devices');
       const source = devices ? 'service' : 'probe';
-      if (!devices) devices = await probe(loaded, opts.simulated ?? hardwareIsSimulated());
+      if (!devices) devices = await probeDevices(loaded, opts.simulated ?? hardwareIsSimulated());
       if (opts.json) printJson({ source, devices });
       else {
         process.stdout.write(`${devicesTable(devices, Date.now())}\n`);
@@ -34,7 +34,11 @@ export function register(program: Command): void {
     });
 }
 
-async function probe(loaded: ReturnType<typeof loadVerbConfig>, simulated: boolean): Promise<DeviceHealth[]> {
+/** Builds the configured hardware in this process, reads every device once, and reports its health. */
+export async function probeDevices(
+  loaded: ReturnType<typeof loadVerbConfig>,
+  simulated: boolean,
+): Promise<DeviceHealth[]> {
   const hw = await buildHardware({
     config: loaded.config,
     profiles: loaded.profiles,

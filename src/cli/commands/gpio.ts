@@ -1,9 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { callService, connectService, controlSocketFor } from '../../control/cli.js';
+import type { ControlClient } from '../../control/client.js';
 import { type GpioBackend, GpioError } from '../../devices/gpio/backend.js';
 import { createGpioBackend } from '../../devices/gpio/create-backend.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { printJson } from '../output.js';
+import { noteVia, printJson } from '../output.js';
 
 /** What the verbs touch outside themselves; tests replace them. */
 export interface GpioCliDeps {
@@ -11,6 +13,8 @@ export interface GpioCliDeps {
   /** Whether there is a terminal to ask for confirmation on. */
   interactive(): boolean;
   confirm(question: string): Promise<boolean>;
+  /** The running service, which owns the lines while it runs; undefined when it is stopped. */
+  service(cmd: Command): Promise<ControlClient | undefined>;
 }
 
 const defaultDeps: GpioCliDeps = {
@@ -24,7 +28,44 @@ const defaultDeps: GpioCliDeps = {
       rl.close();
     }
   },
+  service: (cmd) => connectService(controlSocketFor(cmd)),
 };
+
+interface ServiceGpioState {
+  line: number;
+  sysfsNumber: number | null;
+  direction: 'in' | 'out';
+  level: 'high' | 'low';
+  simulated: boolean;
+  relay: string | null;
+  activeLow: boolean | null;
+}
+
+interface ServiceGpioSet {
+  line: number;
+  on: boolean;
+  level: 'high' | 'low';
+  activeLow: boolean;
+  simulated: boolean;
+  relay: string | null;
+}
+
+/** Runs `fn` on the running service unless `--simulated` asked for this process's own lines. */
+async function onService<T>(
+  deps: GpioCliDeps,
+  cmd: Command,
+  simulated: boolean,
+  fn: (service: ControlClient) => Promise<T>,
+): Promise<T | undefined> {
+  if (simulated) return undefined;
+  const service = await deps.service(cmd);
+  if (!service) return undefined;
+  try {
+    return await fn(service);
+  } finally {
+    service.close();
+  }
+}
 
 interface CommonOptions {
   json?: boolean;
@@ -44,8 +85,24 @@ export function register(program: Command, overrides: Partial<GpioCliDeps> = {})
     .description('show a line’s direction and level without changing it')
     .option('--simulated', 'use simulated GPIO instead of hardware')
     .option('--json', 'machine-readable result')
-    .action(async (lineArg: string, opts: CommonOptions) => {
+    .action(async (lineArg: string, opts: CommonOptions, cmd: Command) => {
       const line = parseLine(lineArg);
+      const remote = await onService(deps, cmd, opts.simulated === true, (service) =>
+        callService<ServiceGpioState>(service, 'gpio.get', { line }),
+      );
+      if (remote) {
+        if (opts.json) printJson(remote);
+        else {
+          const sysfs = remote.sysfsNumber === null ? '' : `, sysfs ${remote.sysfsNumber}`;
+          const relay = remote.relay === null ? '' : `, relay ${remote.relay}`;
+          const sim = remote.simulated ? ' [simulated]' : '';
+          process.stdout.write(
+            `GPIO ${line}: ${remote.level} (${remote.direction === 'out' ? 'output' : 'input'}${sysfs}${relay})${sim}\n`,
+          );
+          noteVia('service');
+        }
+        return;
+      }
       const backend = await openBackend(deps, opts.simulated === true);
       const state = await guard(() => backend.inspect(line));
       const result = {
@@ -78,6 +135,7 @@ export function register(program: Command, overrides: Partial<GpioCliDeps> = {})
         lineArg: string,
         stateArg: string,
         opts: CommonOptions & { activeLow?: boolean; yes?: boolean },
+        cmd: Command,
       ) => {
         const line = parseLine(lineArg);
         if (stateArg !== 'on' && stateArg !== 'off') {
@@ -92,13 +150,35 @@ export function register(program: Command, overrides: Partial<GpioCliDeps> = {})
             EXIT.usage,
           );
         }
-        const backend = await openBackend(deps, opts.simulated === true);
-        if (!opts.yes) {
-          const question = `Switch GPIO ${line} ${stateArg} (drives the line ${high ? 'high' : 'low'})? [y/N] `;
+        const ask = async (what: string, drivesHigh: boolean) => {
+          if (opts.yes) return;
+          const question = `Switch ${what} ${stateArg} (drives the line ${drivesHigh ? 'high' : 'low'})? [y/N] `;
           if (!(await deps.confirm(question))) {
             throw new CliError(`cancelled: GPIO ${line} not changed`, EXIT.problem);
           }
+        };
+        const remote = await onService(deps, cmd, opts.simulated === true, async (service) => {
+          // A configured relay is switched through its driver, with its own active-low setting.
+          const now = await callService<ServiceGpioState>(service, 'gpio.get', { line });
+          if (now.relay !== null && now.activeLow !== null) {
+            await ask(`relay ${now.relay} (GPIO ${line})`, on !== now.activeLow);
+          } else await ask(`GPIO ${line}`, high);
+          return callService<ServiceGpioSet>(service, 'gpio.set', { line, on, activeLow });
+        });
+        if (remote) {
+          if (opts.json) printJson(remote);
+          else {
+            const relay = remote.relay === null ? '' : `, relay ${remote.relay}`;
+            const sim = remote.simulated ? ' [simulated]' : '';
+            process.stdout.write(
+              `GPIO ${line}: ${stateArg} (${remote.level}${remote.activeLow ? ', active-low' : ''}${relay})${sim}\n`,
+            );
+            noteVia('service');
+          }
+          return;
         }
+        const backend = await openBackend(deps, opts.simulated === true);
+        await ask(`GPIO ${line}`, high);
         const output = await guard(() => backend.output(line, { activeLow, initial: on }));
         await guard(() => output.write(on));
         await output.close();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
 import { hex } from '../../devices/i2c/bus.js';
 import { I2cError } from '../../devices/i2c/errors.js';
 import { parseI2cProfile } from '../../devices/i2c/profile.js';
@@ -7,7 +8,7 @@ import { scanI2c } from '../../devices/i2c/scan.js';
 import { seedBench } from '../../devices/i2c/simulate.js';
 import { loadProfiles } from '../../devices/profiles.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { dim, printJson, table } from '../output.js';
+import { dim, noteVia, printJson, table } from '../output.js';
 
 interface ScanOptions {
   bus: string;
@@ -24,32 +25,24 @@ export function register(program: Command): void {
     .option('--bus <n>', 'bus number, as in /dev/i2c-N', '1')
     .option('--simulated', 'scan a simulated bus (an INA219 at 0x40, a TMP102 at 0x48) instead of hardware')
     .option('--json', 'machine-readable result')
-    .action(async (opts: ScanOptions) => {
+    .action(async (opts: ScanOptions, cmd: Command) => {
       const busNumber = Number(opts.bus);
       if (!Number.isInteger(busNumber) || busNumber < 0 || busNumber > 255) {
         throw new CliError(`--bus must be a whole number from 0 to 255, got "${opts.bus}"`, EXIT.usage);
       }
-      const simulated = opts.simulated === true;
-      if (!simulated && !i2cBusPresent(busNumber)) {
-        throw new CliError(
-          `no I2C bus here: /dev/i2c-${busNumber} does not exist. On a Raspberry Pi enable I2C ` +
-            '(sudo raspi-config nonint do_i2c 0, or dtparam=i2c_arm=on in config.txt) and reboot; ' +
-            'see docs/hardware-wiring.md. To try the command without hardware: --simulated',
-          EXIT.problem,
-        );
-      }
-      const registry = createI2cBusRegistry({ simulated });
-      let found: number[];
-      try {
-        const fake = registry.simulator(busNumber);
-        if (fake) seedBench(fake);
-        found = await scanI2c(registry.bus(busNumber));
-      } catch (err) {
-        if (err instanceof I2cError) throw new CliError(err.message, EXIT.problem);
-        throw err;
-      } finally {
-        await registry.closeAll();
-      }
+      const wantSimulated = opts.simulated === true;
+      // The simulated bench bus is this process's own: only real buses belong to the service.
+      const { value: scan, via } = wantSimulated
+        ? { value: await scanDirect(busNumber, true), via: 'direct' as const }
+        : await serviceOrDirect(
+            controlSocketFor(cmd),
+            (service) =>
+              callService<{ addresses: number[]; simulated: boolean }>(service, 'i2c.scan', {
+                bus: busNumber,
+              }),
+            () => scanDirect(busNumber, false),
+          );
+      const { addresses: found, simulated } = scan;
       const candidates = candidatesByAddress();
       const devices = found.map((address) => ({
         address,
@@ -72,7 +65,34 @@ export function register(program: Command): void {
           devices.map((d) => [d.hex, d.candidates.length > 0 ? d.candidates.join(', ') : dim('unknown')]),
         )}\n`,
       );
+      noteVia(via);
     });
+}
+
+/** Scans a bus from this process (the service is not running, or a simulated bench bus). */
+async function scanDirect(
+  busNumber: number,
+  simulated: boolean,
+): Promise<{ addresses: number[]; simulated: boolean }> {
+  if (!simulated && !i2cBusPresent(busNumber)) {
+    throw new CliError(
+      `no I2C bus here: /dev/i2c-${busNumber} does not exist. On a Raspberry Pi enable I2C ` +
+        '(sudo raspi-config nonint do_i2c 0, or dtparam=i2c_arm=on in config.txt) and reboot; ' +
+        'see docs/hardware-wiring.md. To try the command without hardware: --simulated',
+      EXIT.problem,
+    );
+  }
+  const registry = createI2cBusRegistry({ simulated });
+  try {
+    const fake = registry.simulator(busNumber);
+    if (fake) seedBench(fake);
+    return { addresses: await scanI2c(registry.bus(busNumber)), simulated };
+  } catch (err) {
+    if (err instanceof I2cError) throw new CliError(err.message, EXIT.problem);
+    throw err;
+  } finally {
+    await registry.closeAll();
+  }
 }
 
 /** Address → ids of the I2C profiles whose chip can be strapped there. */

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../../config/schema.js';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import {
   REGISTER_TYPES,
@@ -14,11 +15,12 @@ import {
   type ReadFormat,
   type ReadTable,
   readTable,
+  type ScanHit,
   scanUnits,
 } from '../../devices/modbus/tools.js';
 import { busAddress } from '../../devices/modbus/transport.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { dim, printJson, table } from '../output.js';
+import { dim, noteVia, printJson, table } from '../output.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-flags.js';
 
 interface ReadFlags extends TransportFlags {
@@ -40,6 +42,9 @@ interface ScanFlags extends TransportFlags {
   input?: boolean;
   json?: boolean;
 }
+
+/** Time the running service may add to a request (it queues behind the cycle's reads on that bus). */
+const SERVICE_MARGIN_MS = 10_000;
 
 /** A scan waits this long per unit unless --timeout is given: silent ids are the common case. */
 const SCAN_TIMEOUT_MS = 200;
@@ -120,7 +125,7 @@ export function register(program: Command): void {
           .default('big'),
       )
       .option('--json', 'machine-readable output'),
-  ).action(async (flags: ReadFlags) => {
+  ).action(async (flags: ReadFlags, cmd: Command) => {
     const cfg = transportFromFlags(flags);
     const which = pickTable(flags);
     const bits = which === 'coils' || which === 'discrete';
@@ -134,7 +139,17 @@ export function register(program: Command): void {
         EXIT.usage,
       );
     }
-    const raw = await withBus(cfg, (bus) => readTable(bus, cfg.unitId, which, address, count, cfg.timeoutMs));
+    const { value: raw, via } = await serviceOrDirect(
+      controlSocketFor(cmd),
+      (service) =>
+        callService<number[] | boolean[]>(
+          service,
+          'modbus.read',
+          { transport: cfg, table: which, address, count },
+          SERVICE_MARGIN_MS + cfg.timeoutMs,
+        ),
+      () => withBus(cfg, (bus) => readTable(bus, cfg.unitId, which, address, count, cfg.timeoutMs)),
+    );
     let values: DecodedValue[];
     try {
       values = bits
@@ -168,6 +183,7 @@ export function register(program: Command): void {
           : String(v.value),
     ]);
     process.stdout.write(`${table(['ADDRESS', 'HEX', 'REGISTERS', 'VALUE'], rows)}\n`);
+    noteVia(via);
   });
 
   addTransportOptions(
@@ -189,17 +205,28 @@ export function register(program: Command): void {
     const cfg = transportFromFlags(flags);
     const timeoutMs = cmd.getOptionValueSource('timeout') === 'default' ? SCAN_TIMEOUT_MS : cfg.timeoutMs;
     const progress = !flags.json && process.stderr.isTTY;
-    const found = await withBus(cfg, (bus) =>
-      scanUnits(
-        bus,
-        from,
-        to,
-        probe,
-        timeoutMs,
-        progress ? (u) => process.stderr.write(`\rprobing unit ${u}…`) : undefined,
-      ),
+    const { value: found, via } = await serviceOrDirect(
+      controlSocketFor(cmd),
+      (service) =>
+        callService<ScanHit[]>(
+          service,
+          'modbus.scan',
+          { transport: cfg, from, to, probe, timeoutMs },
+          SERVICE_MARGIN_MS + (to - from + 1) * (timeoutMs + 50),
+        ),
+      () =>
+        withBus(cfg, (bus) =>
+          scanUnits(
+            bus,
+            from,
+            to,
+            probe,
+            timeoutMs,
+            progress ? (u) => process.stderr.write(`\rprobing unit ${u}…`) : undefined,
+          ),
+        ),
     );
-    if (progress) process.stderr.write('\r\x1b[K');
+    if (progress && via === 'direct') process.stderr.write('\r\x1b[K');
     if (flags.json) {
       printJson({ transport: busAddress(cfg).description, from, to, timeoutMs, units: found });
     } else if (found.length === 0) {
@@ -212,6 +239,7 @@ export function register(program: Command): void {
         )}\n`,
       );
     }
+    if (!flags.json) noteVia(via);
     process.exitCode = found.length === 0 ? EXIT.problem : EXIT.ok;
   });
 }

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
+import type { ControlClient } from '../../control/client.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import { ModbusError } from '../../devices/modbus/errors.js';
 import { dumpSunspec, type SunspecDump } from '../../devices/modbus/tools.js';
 import { busAddress } from '../../devices/modbus/transport.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { bold, dim, printJson, table } from '../output.js';
+import { bold, dim, noteVia, printJson, table } from '../output.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-flags.js';
 
 interface SunspecFlags extends TransportFlags {
@@ -44,21 +46,41 @@ export function register(program: Command): void {
       .command('sunspec')
       .description('discover a SunSpec device (marker at 0, 40000 or 50000) and dump its models')
       .option('--json', 'machine-readable output'),
-  ).action(async (flags: SunspecFlags) => {
+  ).action(async (flags: SunspecFlags, cmd: Command) => {
     const cfg = transportFromFlags(flags);
     const address = busAddress(cfg);
-    const bus = new BusWorker(address);
-    let dump: SunspecDump;
-    try {
-      dump = await dumpSunspec(bus, cfg.unitId, cfg.timeoutMs);
-    } catch (err) {
-      if (err instanceof ModbusError)
-        throw new CliError(`unit ${cfg.unitId} on ${address.description}: ${err.message}`, EXIT.problem);
-      throw err;
-    } finally {
-      await bus.close();
-    }
+    const where = `unit ${cfg.unitId} on ${address.description}`;
+    const direct = async (): Promise<SunspecDump> => {
+      const bus = new BusWorker(address);
+      try {
+        return await dumpSunspec(bus, cfg.unitId, cfg.timeoutMs);
+      } catch (err) {
+        if (err instanceof ModbusError) throw new CliError(`${where}: ${err.message}`, EXIT.problem);
+        throw err;
+      } finally {
+        await bus.close();
+      }
+    };
+    const viaService = async (service: ControlClient): Promise<SunspecDump> => {
+      try {
+        // Discovery reads the marker at up to three bases and then every model: allow for each.
+        return await callService<SunspecDump>(
+          service,
+          'sunspec',
+          { transport: cfg },
+          30_000 + 20 * cfg.timeoutMs,
+        );
+      } catch (err) {
+        if (err instanceof CliError && err.exitCode === EXIT.problem)
+          throw new CliError(`${where}: ${err.message}`);
+        throw err;
+      }
+    };
+    const { value: dump, via } = await serviceOrDirect(controlSocketFor(cmd), viaService, direct);
     if (flags.json) printJson({ transport: address.description, unit: cfg.unitId, ...dump });
-    else process.stdout.write(`${render(dump, `${address.description} unit ${cfg.unitId}`)}\n`);
+    else {
+      process.stdout.write(`${render(dump, `${address.description} unit ${cfg.unitId}`)}\n`);
+      noteVia(via);
+    }
   });
 }

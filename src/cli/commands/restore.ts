@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { connectService } from '../../control/cli.js';
+import { ControlError } from '../../control/protocol.js';
+import { restoreDatabase } from '../../control/restore.js';
+import { loadVerbConfig } from '../config-context.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { printJson } from '../output.js';
+
+/** `powerdeal restore FILE`: puts a backup back in place of the database, with the service stopped. */
+export function register(program: Command): void {
+  program
+    .command('restore <file>')
+    .description('replace the database with a backup (the service must be stopped; the old one is kept)')
+    .option('--json', 'machine-readable output')
+    .action(async (fileArg: string, opts: { json?: boolean }, cmd: Command) => {
+      const { config } = loadVerbConfig(cmd);
+      const service = await connectService(config.control.socket);
+      if (service) {
+        service.close();
+        throw new CliError(
+          'the service is running: stop it first (sudo systemctl stop powerdeal), restore, then start it again',
+          EXIT.problem,
+        );
+      }
+      let result: ReturnType<typeof restoreDatabase>;
+      try {
+        result = restoreDatabase(resolve(fileArg), config.store.path, Date.now());
+      } catch (err) {
+        if (err instanceof ControlError) {
+          throw new CliError(
+            `refusing to restore: ${err.message}`,
+            err.kind === 'usage' ? EXIT.usage : EXIT.problem,
+          );
+        }
+        throw err;
+      }
+      if (opts.json) printJson(result);
+      else {
+        process.stdout.write(
+          `restored ${result.from} to ${result.path} (schema ${result.schemaVersion}, ${result.bytes} bytes)\n`,
+        );
+        process.stdout.write(
+          result.keptAs
+            ? `the replaced database is kept as ${result.keptAs}\n`
+            : 'there was no database before\n',
+        );
+        process.stdout.write('start the service again: sudo systemctl start powerdeal\n');
+      }
+    });
+}

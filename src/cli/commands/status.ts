@@ -1,0 +1,104 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ago, callService, connectService } from '../../control/cli.js';
+import { openDirectStore } from '../../control/direct-store.js';
+import type { HealthReport } from '../../service/health.js';
+import type { ServiceStatus } from '../../service/status.js';
+import type { OutboxStatsDetail } from '../../store/outbox.js';
+import { loadVerbConfig } from '../config-context.js';
+import { EXIT } from '../exit-codes.js';
+import { devicesTable } from '../format-readings.js';
+import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
+
+const ok = (good: boolean, text: string) => (good ? green(text) : red(text));
+
+/** What is wrong, in one line each, from the service's own view of itself. */
+export function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
+  const problems: string[] = [];
+  for (const c of health.checks) if (!c.ok) problems.push(`${c.name}: ${c.detail}`);
+  for (const d of status.devices) {
+    if (d.state === 'fault') problems.push(`device ${d.id} faulted: ${d.lastError ?? 'no answer'}`);
+  }
+  if (status.link && !status.link.connected) {
+    problems.push(`broker not connected${status.link.lastError ? `: ${status.link.lastError}` : ''}`);
+  }
+  return problems;
+}
+
+function render(status: ServiceStatus, health: HealthReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `${bold(`${status.home.id}`)} in ${status.home.zone}  powerdeal ${status.version}  pid ${status.pid}  up ${ago(status.uptimeS * 1000)}${status.simulated ? yellow('  [simulated hardware]') : ''}`,
+  );
+  lines.push(
+    `live ${ok(health.live, health.live ? 'yes' : 'no')}  ready ${ok(health.ready, health.ready ? 'yes' : 'no')}  ${dim(health.summary)}`,
+  );
+  lines.push(
+    '',
+    table(
+      ['MODULE', 'STATE', 'ERROR'],
+      status.modules.map((m) => [m.name, ok(m.state === 'running', m.state), m.error ?? '']),
+    ),
+  );
+  lines.push('', devicesTable(status.devices, Date.now()));
+  const link = status.link;
+  lines.push(
+    '',
+    link
+      ? `broker ${ok(link.connected, link.connected ? 'connected' : 'down')} ${link.broker ?? ''}  breaker ${link.breaker}  published ${link.published}  retries ${link.retries}${link.lastError ? `  last error: ${link.lastError}` : ''}`
+      : dim('broker: none configured'),
+  );
+  if (status.outbox) lines.push(outboxLine(status.outbox));
+  return lines.join('\n');
+}
+
+function outboxLine(o: OutboxStatsDetail): string {
+  return `outbox ${o.rows} rows, oldest ${o.oldestAgeMs === null ? '-' : ago(o.oldestAgeMs)}, dead letters ${o.deadLetters}`;
+}
+
+/** `powerdeal status`: is the service healthy, and if not, what is wrong. */
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('the running service at a glance: health, modules, devices, broker, outbox')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { config } = loadVerbConfig(cmd);
+      const service = await connectService(config.control.socket);
+      if (!service) {
+        // What can be said without it: what waits in the database.
+        let outbox: OutboxStatsDetail | null = null;
+        if (existsSync(config.store.path)) {
+          const store = openDirectStore(config.store.path, 'read');
+          try {
+            outbox = store.outbox.stats(Date.now());
+          } finally {
+            store.close();
+          }
+        }
+        if (opts.json) printJson({ running: false, socket: config.control.socket, outbox });
+        else {
+          process.stdout.write(`${red('not running')}: nothing answers on ${config.control.socket}\n`);
+          if (outbox) process.stdout.write(`${outboxLine(outbox)} ${dim('(from the database file)')}\n`);
+          process.stdout.write(
+            'start it with: sudo systemctl start powerdeal; why it stopped: journalctl -u powerdeal -n 50 (or powerdeal logs)\n',
+          );
+        }
+        process.exitCode = EXIT.unreachable;
+        return;
+      }
+      let answer: { status: ServiceStatus; health: HealthReport };
+      try {
+        answer = await callService(service, 'status');
+      } finally {
+        service.close();
+      }
+      const problems = problemsOf(answer.status, answer.health);
+      if (opts.json) printJson({ running: true, ...answer, problems });
+      else {
+        process.stdout.write(`${render(answer.status, answer.health)}\n`);
+        for (const p of problems) process.stdout.write(`${red('problem')} ${p}\n`);
+      }
+      process.exitCode = problems.length > 0 ? EXIT.problem : EXIT.ok;
+    });
+}

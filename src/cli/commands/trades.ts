@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { callService, intFlag } from '../../control/cli.js';
+import { onStore } from '../../control/store-access.js';
+import { trades } from '../../control/store-ops.js';
+import type { TradeRow } from '../../control/trades.js';
+import { printJson, table } from '../output.js';
+
+/** `powerdeal trades`: the home's trades, newest slot first. */
+export function register(program: Command): void {
+  program
+    .command('trades')
+    .description('list the trades this home made (slot, role, counterparty, energy, price, state)')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { limit: string; json?: boolean }, cmd: Command) => {
+      const limit = intFlag('limit', opts.limit, 1, 10_000);
+      const { value: rows, via } = await onStore(
+        cmd,
+        'read',
+        (s) => callService<TradeRow[]>(s, 'trades.list', { limit }),
+        (store) => trades(store, limit),
+      );
+      if (opts.json) {
+        printJson({ via, trades: rows });
+        return;
+      }
+      if (rows.length === 0) {
+        process.stdout.write('no trades yet\n');
+        return;
+      }
+      process.stdout.write(
+        `${table(
+          ['SLOT', 'ROLE', 'COUNTERPARTY', 'ENERGY', 'PRICE', 'STATE', 'ID'],
+          rows.map((t) => [
+            new Date(t.slot).toISOString(),
+            t.role,
+            t.counterparty,
+            `${t.energyWh} Wh`,
+            `${t.priceCentsPerKwh} c/kWh`,
+            t.state,
+            t.id,
+          ]),
+        )}\n`,
+      );
+    });
+}

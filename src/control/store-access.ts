@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadVerbConfig } from '../cli/config-context.js';
+import { CliError, EXIT } from '../cli/exit-codes.js';
+import { serviceOrDirect } from './cli.js';
+import type { ControlClient } from './client.js';
+import { openDirectStore } from './direct-store.js';
+import { ControlError } from './protocol.js';
+import type { StoreView } from './store-ops.js';
+
+/**
+ * Runs a store verb on the running service (it owns the database writes) or, with it stopped, on the
+ * database file: read-only to look, read-write to change.
+ */
+export async function onStore<T>(
+  cmd: Command,
+  mode: 'read' | 'write',
+  viaService: (service: ControlClient) => Promise<T>,
+  direct: (store: StoreView) => T,
+): Promise<{ value: T; via: 'service' | 'direct' }> {
+  const { config } = loadVerbConfig(cmd);
+  return serviceOrDirect(config.control.socket, viaService, async () => {
+    const path = config.store.path;
+    if (!existsSync(path)) {
+      throw new CliError(
+        `no database at ${path} and the service is not running: start it (systemctl start powerdeal) or check store.path`,
+        EXIT.problem,
+      );
+    }
+    const store = openDirectStore(path, mode);
+    try {
+      return direct(store);
+    } catch (err) {
+      if (err instanceof ControlError) {
+        throw new CliError(err.message, err.kind === 'usage' ? EXIT.usage : EXIT.problem);
+      }
+      throw err;
+    } finally {
+      store.close();
+    }
+  });
+}
