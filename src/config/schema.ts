@@ -114,6 +114,8 @@ export const configSchema = z.strictObject({
       maxInFlight: z.int().min(1).max(65535).default(32),
       /** Throttle of the backlog drain after a reconnect, messages per second. */
       drainRatePerS: z.int().min(1).default(200),
+      /** Random wait before draining after a reconnect, so homes returning together spread out. */
+      drainStartJitterMs: z.int().min(0).max(600_000).default(3000),
       outbox: z
         .strictObject({
           maxRows: z.int().min(100).default(200_000),

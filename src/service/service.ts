@@ -198,7 +198,8 @@ export class Service {
         const sinks: SnapshotSink[] = [
           diskTolerant({ name: 'readings', accept: (s) => store.readings.append(s, ctx.now()) }, disk),
         ];
-        if (ctx.config.mqtt) sinks.push(diskTolerant(new TelemetrySink(ctx, store), disk));
+        if (ctx.config.mqtt)
+          sinks.push(diskTolerant(new TelemetrySink(ctx, store, () => this.parts.link?.notify()), disk));
         sinks.push({ name: 'events', accept: (s) => void this.events.emit('snapshot', s) });
         this.parts.cycle = new CycleRunner({
           devices: this.hardware.devices,
@@ -230,6 +231,7 @@ export class Service {
           log: ctx.log.child({ module: 'link' }),
           now: ctx.now,
           version: ctx.version,
+          drainStartJitterMs: mqtt.drainStartJitterMs,
         });
         this.parts.link = link;
         await link.start();

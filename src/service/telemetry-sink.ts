@@ -12,6 +12,8 @@ export class TelemetrySink implements SnapshotSink {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly store: Store,
+    /** Wakes the link so a new row goes out now, not at its next idle poll. */
+    private readonly enqueued: () => void = () => undefined,
   ) {
     this.aggregator = createTelemetryAggregator({
       intervalMs: ctx.config.mqtt?.telemetryIntervalMs ?? 10_000,
@@ -21,6 +23,8 @@ export class TelemetrySink implements SnapshotSink {
 
   accept(snapshot: Snapshot): void {
     const body = this.aggregator.add(snapshot);
-    if (body) enqueueTelemetry(this.store, this.aggregator, body, this.ctx.now());
+    if (!body) return;
+    enqueueTelemetry(this.store, this.aggregator, body, this.ctx.now());
+    this.enqueued();
   }
 }
