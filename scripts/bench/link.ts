@@ -8,18 +8,19 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from 'mqtt';
 import { configSchema } from '../../src/config/schema.js';
-import { createLink } from '../../src/link/link.js';
+import { createLink, type Link } from '../../src/link/link.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createEnvelope, encodeEnvelope } from '../../src/protocol/envelope.js';
 import { telemetryMessage } from '../../src/protocol/messages.js';
 import { homeTopic } from '../../src/protocol/topics.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { freePort, round, sleep } from './util.js';
 
 const WINDOW = 32;
 const RATE_MESSAGES = 20_000;
@@ -28,21 +29,6 @@ const PER_TX = 100;
 /** Raw and link runs alternate this many times; the best of each is kept (the machine may be shared). */
 const ROUNDS = 3;
 const HOME = { id: 'home-b', zone: 'bench' };
-
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
 
 async function until(
   check: () => boolean | Promise<boolean>,
@@ -197,15 +183,9 @@ function mqttConfig(url: string) {
   }).mqtt!;
 }
 
-async function linkRate(
-  url: string,
-  port: number,
-  dir: string,
-  round: number,
-): Promise<{ perS: number; payloadBytes: number }> {
-  const store = openStore({ path: join(dir, `rate-${round}.db`), log: silentLogger() });
-  const { done } = await counter(url, port, homeTopic(HOME.zone, HOME.id, 'trades'), RATE_MESSAGES);
-  const link = createLink({
+/** A link on `store` to the broker at `url`, draining at once. */
+function newLink(store: Store, url: string): Link {
+  return createLink({
     mqtt: mqttConfig(url),
     home: HOME,
     outbox: store.outbox,
@@ -214,6 +194,17 @@ async function linkRate(
     version: 'bench',
     drainStartJitterMs: 0,
   });
+}
+
+async function linkRate(
+  url: string,
+  port: number,
+  dir: string,
+  round: number,
+): Promise<{ perS: number; payloadBytes: number }> {
+  const store = openStore({ path: join(dir, `rate-${round}.db`), log: silentLogger() });
+  const { done } = await counter(url, port, homeTopic(HOME.zone, HOME.id, 'trades'), RATE_MESSAGES);
+  const link = newLink(store, url);
   link.start();
   await until(() => link.status().connected, 5000, 'link');
   // Envelopes are built before the clock starts, as the raw run's payload is: what is timed is the
@@ -261,15 +252,7 @@ async function backlogDrain(url: string, port: number, dir: string) {
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
   }, 20);
-  const link = createLink({
-    mqtt: mqttConfig(url),
-    home: HOME,
-    outbox: store.outbox,
-    store,
-    log: silentLogger(),
-    version: 'bench',
-    drainStartJitterMs: 0,
-  });
+  const link = newLink(store, url);
   const t1 = performance.now();
   link.start();
   await until(() => store.outbox.stats(Date.now()).rows === 0, 300_000, 'backlog drained');

@@ -10,30 +10,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startEmbeddedBroker } from '../../src/service/embedded-broker.js';
 import { startSimulator } from '../../src/sim/index.js';
+import { freePort, round, sleep } from './util.js';
 
 const CLIENTS = 5;
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
 
 /** user + system CPU seconds of a process, and its resident memory in MiB. */
 function procUsage(pid: number): { cpuS: number; rssMiB: number } {

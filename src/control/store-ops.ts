@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { requeueDeadLetter, retryRefusal } from '../store/dead-letter-ops.js';
 import type { DeadLetter, DeadLetters } from '../store/dead-letters.js';
 import type { Outbox, OutboxListRow, OutboxStatsDetail } from '../store/outbox.js';
 import { OUTBOX_POLICIES, OUTBOX_PRIORITY, type OutboxClass } from '../store/outbox-types.js';
@@ -19,7 +20,8 @@ export interface StoreView {
 /** Longest payload excerpt shown in a listing. */
 const PREVIEW_CHARS = 160;
 
-export interface OutboxEntry {
+/** An outbox row as listed, without its payload. */
+export interface OutboxSummary {
   rowId: number;
   id: string;
   class: OutboxClass;
@@ -30,6 +32,9 @@ export interface OutboxEntry {
   expiresAt: number | null;
   attempts: number;
   lastError: string | null;
+}
+
+export interface OutboxEntry extends OutboxSummary {
   preview: string;
 }
 
@@ -69,7 +74,7 @@ function preview(payload: Buffer): string {
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
 }
 
-function outboxEntry(r: OutboxListRow): OutboxEntry {
+export function outboxSummary(r: OutboxListRow): OutboxSummary {
   return {
     rowId: r.rowId,
     id: r.id,
@@ -81,12 +86,12 @@ function outboxEntry(r: OutboxListRow): OutboxEntry {
     expiresAt: r.expiresAt ?? null,
     attempts: r.attempts,
     lastError: r.lastError,
-    preview: preview(r.payload),
   };
 }
 
-const retryable = (d: DeadLetter): boolean =>
-  d.direction === 'out' && d.class !== null && !OUTBOX_POLICIES[d.class].includes('expire');
+function outboxEntry(r: OutboxListRow): OutboxEntry {
+  return { ...outboxSummary(r), preview: preview(r.payload) };
+}
 
 function deadLetterEntry(d: DeadLetter): DeadLetterEntry {
   return {
@@ -99,7 +104,7 @@ function deadLetterEntry(d: DeadLetter): DeadLetterEntry {
     from: d.from,
     messageId: d.messageId,
     class: d.class,
-    retryable: retryable(d),
+    retryable: retryRefusal(d) === null,
     preview: preview(d.payload),
   };
 }
@@ -150,39 +155,10 @@ export function listDeadLetters(
  */
 export function retryDeadLetters(store: StoreView, ids: number[], now: number): DlqRetryResult {
   const result: DlqRetryResult = { requeued: [], refused: [] };
-  const get = store.db.prepare<[number], { direction: string; class: OutboxClass | null }>(
-    'SELECT direction, class FROM dead_letters WHERE id = ?',
-  );
   for (const id of ids) {
-    const found = get.get(id);
-    if (found === undefined) {
-      result.refused.push({ id, reason: 'no such dead letter' });
-      continue;
-    }
-    if (found.direction !== 'out' || found.class === null) {
-      result.refused.push({ id, reason: 'inbound: it came from a neighbour, there is nothing to send' });
-      continue;
-    }
-    if (OUTBOX_POLICIES[found.class].includes('expire')) {
-      result.refused.push({ id, reason: `${found.class} messages expire: a stale one is never sent again` });
-      continue;
-    }
-    const rowId = store.transaction(() => {
-      const d = store.deadLetters.take(id);
-      if (d === undefined || d.class === null) return null;
-      return store.outbox.enqueue(
-        {
-          id: d.messageId ?? `dlq-${id}`,
-          class: d.class,
-          topic: d.topic,
-          payload: d.payload,
-          retain: d.retain === true,
-        },
-        now,
-      );
-    });
-    if (rowId === null) result.refused.push({ id, reason: 'no such dead letter' });
-    else result.requeued.push({ id, rowId });
+    const r = requeueDeadLetter(store, id, now);
+    if ('rowId' in r) result.requeued.push({ id, rowId: r.rowId });
+    else result.refused.push({ id, reason: r.refused });
   }
   return result;
 }

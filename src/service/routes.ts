@@ -1,4 +1,6 @@
-import { OUTBOX_POLICIES, OUTBOX_PRIORITY, type OutboxClass } from '../store/outbox-types.js';
+import { outboxSummary } from '../control/store-ops.js';
+import { requeueDeadLetter, retryRefusal } from '../store/dead-letter-ops.js';
+import { OUTBOX_PRIORITY, type OutboxClass } from '../store/outbox-types.js';
 import { HttpError, type Route } from '../web/server.js';
 import type { SseHub } from '../web/sse.js';
 import type { Service } from './service.js';
@@ -56,18 +58,7 @@ export function statusRoutes(p: RouteParts): Route[] {
           body: {
             stats: store.outbox.stats(now()),
             // Payloads stay out: the table is about what waits, not what it says.
-            rows: rows.map((r) => ({
-              rowId: r.rowId,
-              id: r.id,
-              class: r.class,
-              topic: r.topic,
-              bytes: r.payload.length,
-              retain: r.retain,
-              enqueuedAt: r.enqueuedAt,
-              expiresAt: r.expiresAt ?? null,
-              attempts: r.attempts,
-              lastError: r.lastError,
-            })),
+            rows: rows.map(outboxSummary),
             deadLetters: {
               held: store.deadLetters.count(),
               byReason: store.deadLetters.countsByReason(),
@@ -108,26 +99,11 @@ export function statusRoutes(p: RouteParts): Route[] {
       auth: true,
       handle: ({ params }) => {
         const id = positiveInt(params.id ?? '', 'id', Number.MAX_SAFE_INTEGER);
-        const store = service.store;
-        const rowId = store.transaction(() => {
-          const d = store.deadLetters.take(id);
-          if (!d) throw new HttpError(404, `no dead letter ${id}`);
-          const refusal = retryRefusal(d);
-          // Throwing rolls the take back: a refused retry leaves the dead letter where it was.
-          if (refusal !== null) throw new HttpError(409, refusal);
-          return store.outbox.enqueue(
-            {
-              id: d.messageId as string,
-              class: d.class as OutboxClass,
-              topic: d.topic,
-              payload: d.payload,
-              retain: d.retain ?? false,
-            },
-            now(),
-          );
-        });
+        const r = requeueDeadLetter(service.store, id, now());
+        if ('refused' in r)
+          throw new HttpError(r.missing ? 404 : 409, r.missing ? `no dead letter ${id}` : r.refused);
         service.link?.notify();
-        return { body: { requeued: id, outboxRowId: rowId } };
+        return { body: { requeued: id, outboxRowId: r.rowId } };
       },
     },
     {
@@ -203,19 +179,6 @@ export function statusRoutes(p: RouteParts): Route[] {
       },
     },
   ];
-}
-
-/** Why an outbound dead letter may not be sent again, or null when it may. */
-function retryRefusal(d: {
-  direction: 'in' | 'out';
-  class: OutboxClass | null;
-  messageId: string | null;
-}): string | null {
-  if (d.direction === 'in') return 'an inbound message cannot be sent again';
-  if (d.class === null || d.messageId === null) return 'the dead letter lacks its class or message id';
-  if (OUTBOX_POLICIES[d.class] !== 'never-shed')
-    return `a ${d.class} message goes stale: it is never sent again (a fresh one replaces it)`;
-  return null;
 }
 
 function sinceOrToday(url: URL, now: number): number {

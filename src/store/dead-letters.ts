@@ -42,6 +42,8 @@ export interface DeadLetters {
   totalsByReason(): Record<string, number>;
   /** Deletes the given ids, or all of them; returns how many went. */
   purge(ids?: number[]): number;
+  /** One dead letter, left in place. */
+  get(id: number): DeadLetter | undefined;
   /** Removes and returns one dead letter (to send it again or inspect it). */
   take(id: number): DeadLetter | undefined;
 }
@@ -193,6 +195,11 @@ export class SqliteDeadLetters implements DeadLetters {
 
   purge(ids?: number[]): number {
     return this.purgeTx(ids);
+  }
+
+  get(id: number): DeadLetter | undefined {
+    const row = this.getStmt.get(id);
+    return row === undefined ? undefined : toDeadLetter(row);
   }
 
   take(id: number): DeadLetter | undefined {

@@ -14,8 +14,10 @@ import { createHome, type TestHome } from './home.js';
 
 const run = promisify(execFile);
 const tmuxDir = mkdtempSync(join(tmpdir(), 'pd-cli-tmux-'));
+// A fresh server socket after each kill-server: a new session must not reach a server still on its way out.
+let server = 0;
 const tmux = (...args: string[]) =>
-  run('tmux', ['-S', join(tmuxDir, 'socket'), ...args], { timeout: 10_000 });
+  run('tmux', ['-S', join(tmuxDir, `socket-${server}`), ...args], { timeout: 10_000 });
 
 let sessions = 0;
 
@@ -44,6 +46,7 @@ describe('gpio set confirmation in a real terminal', () => {
   });
   afterEach(async () => {
     await tmux('kill-server').catch(() => undefined);
+    server += 1;
   });
   afterAll(async () => {
     await tmux('kill-server').catch(() => undefined);

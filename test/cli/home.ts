@@ -18,6 +18,9 @@ export interface TestHome {
   socket: string;
   inverterPort: number;
   meterPort: number;
+  /** `--tcp 127.0.0.1:<port>` of the inverter's and the meter's simulator, for hardware verbs. */
+  inverterTcp: string[];
+  meterTcp: string[];
   brokerUrl: string;
   inverterSim: Simulator;
   meterSim: Simulator | null;
@@ -31,6 +34,11 @@ export interface TestHome {
   stopService(): Promise<void>;
   unplugMeter(): Promise<void>;
   dispose(): Promise<void>;
+}
+
+/** The unit ids a `modbus scan --json` found. */
+export function scannedUnits(scan: CliResult): number[] {
+  return (JSON.parse(scan.stdout) as { units: { unit: number }[] }).units.map((u) => u.unit);
 }
 
 export async function createHome(opts: { brokerUrl?: string } = {}): Promise<TestHome> {
@@ -78,6 +86,8 @@ control: { socket: ${socket} }
     socket,
     inverterPort,
     meterPort,
+    inverterTcp: ['--tcp', `127.0.0.1:${inverterPort}`],
+    meterTcp: ['--tcp', `127.0.0.1:${meterPort}`],
     brokerUrl,
     inverterSim,
     meterSim: meterSimStarted,

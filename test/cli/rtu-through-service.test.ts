@@ -8,6 +8,7 @@ import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type CliProcess, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { type SocatLink, startPtyPair } from '../helpers/socat.js';
+import { scannedUnits } from './home.js';
 
 /**
  * One RS485 line (a real serial path: a socat pty pair) that the service reads every cycle: the
@@ -119,9 +120,7 @@ control: { socket: ${socket} }
       '--json',
     ]);
     expect(scan.code).toBe(0);
-    expect((JSON.parse(scan.stdout) as { units: { unit: number }[] }).units.map((u) => u.unit)).toEqual([
-      1, 2,
-    ]);
+    expect(scannedUnits(scan)).toEqual([1, 2]);
     const after = await status();
     for (const id of ['inverter', 'grid-meter']) {
       const b = before.find((d) => d.id === id)!;

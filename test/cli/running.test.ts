@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHome, type TestHome } from './home.js';
+import { createHome, scannedUnits, type TestHome } from './home.js';
 import { seedStore } from './seed.js';
 
 /**
@@ -51,7 +51,7 @@ describe('verbs with the service running', () => {
   });
 
   it('modbus read goes through the service and decodes the meter voltage', async () => {
-    const args = ['--tcp', `127.0.0.1:${home.meterPort}`, '--unit', '2', '--input', '--address', '0'];
+    const args = [...home.meterTcp, '--unit', '2', '--input', '--address', '0'];
     const r = await home.cli('modbus', 'read', ...args, '--count', '2', '--format', 'f32', '--json');
     expect(r.code).toBe(0);
     const v = (JSON.parse(r.stdout) as { values: { address: number; value: number }[] }).values;
@@ -65,32 +65,15 @@ describe('verbs with the service running', () => {
   });
 
   it('modbus scan and sunspec go through the service', async () => {
-    const scan = await home.cli(
-      'modbus',
-      'scan',
-      '--tcp',
-      `127.0.0.1:${home.inverterPort}`,
-      '--to',
-      '4',
-      '--json',
-    );
+    const scan = await home.cli('modbus', 'scan', ...home.inverterTcp, '--to', '4', '--json');
     expect(scan.code).toBe(0);
-    expect((JSON.parse(scan.stdout) as { units: { unit: number }[] }).units.map((u) => u.unit)).toEqual([
-      1, 2,
-    ]);
-    const dump = await home.cli(
-      'sunspec',
-      '--tcp',
-      `127.0.0.1:${home.inverterPort}`,
-      '--unit',
-      '1',
-      '--json',
-    );
+    expect(scannedUnits(scan)).toEqual([1, 2]);
+    const dump = await home.cli('sunspec', ...home.inverterTcp, '--unit', '1', '--json');
     expect(dump.code).toBe(0);
     const out = JSON.parse(dump.stdout) as { base: number; models: { id: number }[] };
     expect(out.base).toBe(40000);
     expect(out.models.map((m) => m.id)).toEqual(expect.arrayContaining([1, 103, 123]));
-    const human = await home.cli('sunspec', '--tcp', `127.0.0.1:${home.inverterPort}`, '--unit', '1');
+    const human = await home.cli('sunspec', ...home.inverterTcp, '--unit', '1');
     expect(human.stdout).toMatch(/model 103/);
     expect(human.stderr).toMatch(VIA_SERVICE);
   });
@@ -99,8 +82,7 @@ describe('verbs with the service running', () => {
     const r = await home.cli(
       'modbus',
       'read',
-      '--tcp',
-      `127.0.0.1:${home.inverterPort}`,
+      ...home.inverterTcp,
       '--unit',
       '9',
       '--address',

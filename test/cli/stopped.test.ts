@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
-import { createHome, type TestHome } from './home.js';
+import { createHome, scannedUnits, type TestHome } from './home.js';
 import { seedStore } from './seed.js';
 
 /**
@@ -46,8 +46,7 @@ describe('verbs with the service stopped', () => {
     const read = await home.cli(
       'modbus',
       'read',
-      '--tcp',
-      `127.0.0.1:${home.meterPort}`,
+      ...home.meterTcp,
       '--unit',
       '2',
       '--input',
@@ -61,19 +60,9 @@ describe('verbs with the service stopped', () => {
     expect(read.code).toBe(0);
     expect(read.stdout).toMatch(/^ADDRESS/);
     expect(read.stderr).toBe('');
-    const scan = await home.cli(
-      'modbus',
-      'scan',
-      '--tcp',
-      `127.0.0.1:${home.inverterPort}`,
-      '--to',
-      '3',
-      '--json',
-    );
-    expect((JSON.parse(scan.stdout) as { units: { unit: number }[] }).units.map((u) => u.unit)).toEqual([
-      1, 2,
-    ]);
-    const sunspec = await home.cli('sunspec', '--tcp', `127.0.0.1:${home.inverterPort}`, '--json');
+    const scan = await home.cli('modbus', 'scan', ...home.inverterTcp, '--to', '3', '--json');
+    expect(scannedUnits(scan)).toEqual([1, 2]);
+    const sunspec = await home.cli('sunspec', ...home.inverterTcp, '--json');
     expect(sunspec.code).toBe(0);
     expect((JSON.parse(sunspec.stdout) as { models: { id: number }[] }).models[0]?.id).toBe(1);
     const i2c = await home.cli('i2c', 'scan');

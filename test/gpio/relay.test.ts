@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeGpioBackend } from '../../src/devices/gpio/fake-backend.js';
-import { GpioProfileError } from '../../src/devices/gpio/profile.js';
 import { createRelay } from '../../src/devices/gpio/relay.js';
+import { ProfileError } from '../../src/devices/profile-error.js';
 import type { ProfileFile } from '../../src/devices/profiles.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { deviceConfig, profile } from '../i2c/helpers.js';
@@ -117,6 +117,6 @@ describe('relay faults', () => {
     expect(() => relay(gpio, { line: 17 }, { ...p, body: { ...p.body, direction: 'input' } })).toThrow(
       /relay\.yaml: invalid gpio profile\n {2}- direction: direction must be "output"/,
     );
-    expect(() => relay(gpio, { line: 17 }, profile('tmp102'))).toThrow(GpioProfileError);
+    expect(() => relay(gpio, { line: 17 }, profile('tmp102'))).toThrow(ProfileError);
   });
 });

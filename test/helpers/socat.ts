@@ -13,10 +13,10 @@ export interface SocatLink {
   close(): Promise<void>;
 }
 
-async function startSocat(
+async function startSocat<L extends SocatLink>(
   args: (dir: string) => string[],
   links: (dir: string) => string[],
-): Promise<SocatLink> {
+): Promise<L> {
   const dir = mkdtempSync(join(tmpdir(), 'powerdeal-pty-'));
   const child: ChildProcess = spawn('socat', ['-d', '-d', ...args(dir)], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -48,11 +48,16 @@ async function startSocat(
     throw err;
   }
   const [a, b] = links(dir) as [string, string | undefined];
-  return { a, ...(b === undefined ? {} : { b }), close };
+  return { a, ...(b === undefined ? {} : { b }), close } as L;
+}
+
+/** Two serial ends wired to each other: both are ptys. */
+export interface PtyPair extends SocatLink {
+  b: string;
 }
 
 /** `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B`: two serial ends wired to each other. */
-export function startPtyPair(): Promise<SocatLink> {
+export function startPtyPair(): Promise<PtyPair> {
   return startSocat(
     (dir) => [`pty,raw,echo=0,link=${join(dir, 'a')}`, `pty,raw,echo=0,link=${join(dir, 'b')}`],
     (dir) => [join(dir, 'a'), join(dir, 'b')],

@@ -1,22 +1,16 @@
 import { connect, type IPublishPacket } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLink, type Link } from '../../src/link/link.js';
 import { homeTopic } from '../../src/protocol/topics.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
 import {
-  countingReport,
+  awaitDelivered,
   HOME,
+  linkParts,
   makeMessage,
   mqttConfig,
   type Produced,
-  printReport,
   produce,
-  type Receiver,
-  startReceiver,
-  type TempStore,
-  tempStore,
-  testLogger,
 } from './helpers.js';
 
 const OFFER_TOPIC = homeTopic(HOME.zone, HOME.id, 'offer');
@@ -46,32 +40,14 @@ async function retainedOffer(url: string): Promise<IPublishPacket | null> {
 }
 
 describe('offers and accepts that expire', () => {
-  let broker: Mosquitto;
-  let receiver: Receiver;
-  let ts: TempStore;
-  let link: Link;
-
-  afterAll(async () => {
-    await link?.stop(1000);
-    await receiver?.close();
-    ts?.dispose();
-    await stopAllMosquittos();
-  });
+  const parts = linkParts();
+  afterAll(parts.dispose);
 
   it('never sends what expired while offline, counts it, and retains live offers with a message expiry', async () => {
-    broker = await startMosquitto({ persistence: true });
-    receiver = await startReceiver(broker.url, 'expiry');
-    ts = tempStore();
-    link = createLink({
-      mqtt: mqttConfig([broker.url], { reconnectBaseMs: 200, reconnectMaxMs: 1000 }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
+    const broker = await startMosquitto({ persistence: true });
+    const receiver = await parts.receiver(broker.url, 'expiry');
+    const ts = parts.store();
+    const link = parts.link(ts, mqttConfig([broker.url], { reconnectBaseMs: 200, reconnectMaxMs: 1000 }));
     await waitFor(() => link.status().connected, 10_000, 'connected');
     await broker.stop();
     await waitFor(() => !link.status().connected, 5000, 'offline');
@@ -104,11 +80,9 @@ describe('offers and accepts that expire', () => {
     await new Promise((r) => setTimeout(r, 1200));
 
     await broker.start();
-    await waitFor(() => countingReport(live, [receiver]).missing === 0, 15_000, 'live messages');
+    const report = await awaitDelivered('expiry', live, [receiver], 15_000);
     await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
     await new Promise((r) => setTimeout(r, 500));
-    const report = countingReport(live, [receiver]);
-    printReport('expiry', report);
     const staleReceived = stale.filter((id) => receiver.seen.has(id));
     console.log(`expiry: stale never sent ${stale.length - staleReceived.length}/${stale.length}`);
     expect(report.missing).toBe(0);

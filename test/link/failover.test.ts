@@ -1,21 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLink, type Link } from '../../src/link/link.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { type Mosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
-import {
-  countingReport,
-  HOME,
-  mqttConfig,
-  type Produced,
-  printReport,
-  produce,
-  type Receiver,
-  retainedStatus,
-  startReceiver,
-  type TempStore,
-  tempStore,
-  testLogger,
-} from './helpers.js';
+import { awaitDelivered, linkParts, mqttConfig, type Produced, produce, retainedStatus } from './helpers.js';
 
 const RETURN_MS = 3000;
 const BACKOFF_MAX_MS = 1000;
@@ -23,43 +9,32 @@ const BACKOFF_MAX_MS = 1000;
 describe('failover between brokers', () => {
   let primary: Mosquitto;
   let secondary: Mosquitto;
-  const receivers: Receiver[] = [];
-  let ts: TempStore;
-  let link: Link;
+  const parts = linkParts();
   let producer: NodeJS.Timeout | undefined;
 
   afterAll(async () => {
     clearInterval(producer);
-    await link?.stop(1000);
-    for (const r of receivers) await r.close();
-    ts?.dispose();
-    await stopAllMosquittos();
+    await parts.dispose();
   });
 
   it('moves to the second broker when the primary dies, and returns to the primary as documented', async () => {
     // The primary keeps its receiver's session across its death (persistence, written on SIGTERM).
     primary = await startMosquitto({ persistence: true, conf: ['max_queued_messages 100000'] });
     secondary = await startMosquitto();
-    receivers.push(
-      await startReceiver(primary.url, 'fo-primary'),
-      await startReceiver(secondary.url, 'fo-second'),
-    );
-    ts = tempStore();
-    link = createLink({
-      mqtt: mqttConfig([primary.url, secondary.url], {
+    const receivers = [
+      await parts.receiver(primary.url, 'fo-primary'),
+      await parts.receiver(secondary.url, 'fo-second'),
+    ];
+    const ts = parts.store();
+    const link = parts.link(
+      ts,
+      mqttConfig([primary.url, secondary.url], {
         reconnectBaseMs: 200,
         reconnectMaxMs: BACKOFF_MAX_MS,
         returnToPrimaryMs: RETURN_MS,
         keepaliveS: 5,
       }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
+    );
     await waitFor(() => link.status().connected, 10_000, 'connected');
     expect(link.status().broker).toBe(primary.url);
     expect(link.status().nextPrimaryProbeAt).toBeNull();
@@ -106,9 +81,7 @@ describe('failover between brokers', () => {
     expect((await retainedStatus(secondary.url))?.state).toBe('offline');
 
     clearInterval(producer);
-    await waitFor(() => countingReport(produced, receivers).missing === 0, 20_000, 'all delivered');
-    const report = countingReport(produced, receivers);
-    printReport('failover', report);
+    const report = await awaitDelivered('failover', produced, receivers);
     console.log(
       `failover after ${failoverMs} ms (backoff cap ${BACKOFF_MAX_MS} ms); back on primary after ${returnedAfterMs} ms`,
     );

@@ -1,21 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLink, type Link, type LinkStatus } from '../../src/link/link.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Link, LinkStatus } from '../../src/link/link.js';
 import { waitFor } from '../helpers/ports.js';
-import {
-  countingReport,
-  HOME,
-  mqttConfig,
-  printReport,
-  produce,
-  type Receiver,
-  retainedStatus,
-  startReceiver,
-  type TempStore,
-  tempStore,
-  testLogger,
-} from './helpers.js';
+import { awaitDelivered, awaitOnline, linkParts, mqttConfig, produce, type TempStore } from './helpers.js';
 
 /**
  * Bytes waiting unread in the kernel on the broker's side of its connections: with the broker frozen,
@@ -65,50 +52,25 @@ function watchInFlight(link: Link): { stop(): number } {
 }
 
 describe('frozen broker and Receive Maximum', () => {
-  let broker: Mosquitto | null = null;
-  let receiver: Receiver | null = null;
-  let ts: TempStore | null = null;
-  let link: Link | null = null;
-
-  afterEach(async () => {
-    broker?.thaw();
-    await link?.stop(500);
-    link = null;
-    await receiver?.close();
-    receiver = null;
-    ts?.dispose();
-    ts = null;
-    await stopAllMosquittos();
-    broker = null;
-  });
-  afterAll(stopAllMosquittos);
+  const parts = linkParts(500);
+  afterEach(parts.dispose);
 
   it('opens the breaker on PUBACK timeouts, keeps in-flight within the cap, and closes it after SIGCONT', async () => {
-    broker = await startMosquitto();
-    receiver = await startReceiver(broker.url, 'freeze');
-    ts = tempStore();
+    const broker = await parts.broker();
+    const receiver = await parts.receiver(broker.url, 'freeze');
+    const ts = parts.store();
     const cap = 8;
-    link = createLink({
-      mqtt: mqttConfig([broker.url], { ackTimeoutMs: 800, maxInFlight: cap, keepaliveS: 120 }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(
-      async () => (await retainedStatus(broker!.url, HOME, 500))?.state === 'online',
-      10_000,
-      'online',
+    const link = parts.link(
+      ts,
+      mqttConfig([broker.url], { ackTimeoutMs: 800, maxInFlight: cap, keepaliveS: 120 }),
     );
+    await awaitOnline(broker.url);
 
     broker.freeze();
     const watch = watchInFlight(link);
     const produced = produce(ts.store, 'trade', 500, 50, { payloadBytes: 1000 });
     link.notify();
-    await waitFor(() => link!.status().breaker === 'open', 10_000, 'breaker open');
+    await waitFor(() => link.status().breaker === 'open', 10_000, 'breaker open');
     // Probes while open (half-open after a growing delay) must still stay within the cap.
     await new Promise((r) => setTimeout(r, 3000));
     const frozen: LinkStatus = link.status();
@@ -117,15 +79,9 @@ describe('frozen broker and Receive Maximum', () => {
     const rowsHeld = ts.store.outbox.stats(Date.now()).rows;
 
     broker.thaw();
-    await waitFor(
-      () => countingReport(produced, [receiver!]).missing === 0,
-      30_000,
-      'all delivered after SIGCONT',
-    );
-    await waitFor(() => link!.status().breaker === 'closed', 10_000, 'breaker closed');
+    const report = await awaitDelivered('broker frozen', produced, [receiver], 30_000);
+    await waitFor(() => link.status().breaker === 'closed', 10_000, 'breaker closed');
     const maxInFlight = watch.stop();
-    const report = countingReport(produced, [receiver]);
-    printReport('broker frozen', report);
     console.log(
       `frozen: ackTimeouts=${frozen.ackTimeouts} inFlight=${frozen.inFlight} unreadBytes=${unread} rowsHeld=${rowsHeld} maxInFlight=${maxInFlight}`,
     );
@@ -142,38 +98,23 @@ describe('frozen broker and Receive Maximum', () => {
   }, 60_000);
 
   it("respects a broker Receive Maximum below mqtt.maxInFlight (mosquitto's max_inflight_messages)", async () => {
-    broker = await startMosquitto({ conf: ['max_inflight_messages 5'] });
-    receiver = await startReceiver(broker.url, 'rmax');
-    ts = tempStore();
-    link = createLink({
-      mqtt: mqttConfig([broker.url], { maxInFlight: 32, keepaliveS: 120 }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(
-      async () => (await retainedStatus(broker!.url, HOME, 500))?.state === 'online',
-      10_000,
-      'online',
-    );
+    const broker = await parts.broker({ conf: ['max_inflight_messages 5'] });
+    const receiver = await parts.receiver(broker.url, 'rmax');
+    const ts = parts.store();
+    const link = parts.link(ts, mqttConfig([broker.url], { maxInFlight: 32, keepaliveS: 120 }));
+    await awaitOnline(broker.url);
     expect(link.status().inFlightCap).toBe(5);
 
     broker.freeze();
     const produced = produce(ts.store, 'trade', 200, 50, { payloadBytes: 1000 });
     link.notify();
-    await waitFor(() => link!.status().inFlight === 5, 5000, 'window full');
+    await waitFor(() => link.status().inFlight === 5, 5000, 'window full');
     await new Promise((r) => setTimeout(r, 1000));
     const unread = brokerUnreadBytes(broker.port);
     const perMessage = publishBytes(ts);
     broker.thaw();
 
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'all delivered');
-    const report = countingReport(produced, [receiver]);
-    printReport('receive maximum 5', report);
+    const report = await awaitDelivered('receive maximum 5', produced, [receiver]);
     console.log(`receive maximum: unreadBytes=${unread} peakInFlight=${link.status().peakInFlight}`);
     // Five PUBLISH packets reached the frozen broker, not six.
     expect(Math.floor(unread / perMessage)).toBe(5);

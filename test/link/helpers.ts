@@ -3,12 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { configSchema, type MqttConfig } from '../../src/config/schema.js';
+import { createLink, type Link, type LinkContext } from '../../src/link/link.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createEnvelope, encodeEnvelope, type MessageType } from '../../src/protocol/envelope.js';
 import { telemetryMessage } from '../../src/protocol/messages.js';
 import { homeTopic, type TopicKind } from '../../src/protocol/topics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { OutboxClass, OutboxMessage } from '../../src/store/outbox-types.js';
+import {
+  type Mosquitto,
+  type MosquittoOptions,
+  startMosquitto,
+  stopAllMosquittos,
+} from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
 
 /** Shared parts of the link tests: a real store in a temp dir, config through the real schema, a receiver. */
@@ -52,6 +59,78 @@ export function tempStore(log: Logger = testLogger()): TempStore {
     },
   };
   return t;
+}
+
+/**
+ * Creates and starts a link for HOME on the temp store, version 't'. The drain starts at once unless
+ * `ctx.drainStartJitterMs` says otherwise (`undefined` there keeps the link's default jitter).
+ */
+export function startLink(ts: TempStore, mqtt: MqttConfig, ctx: Partial<LinkContext> = {}): Link {
+  const link = createLink({
+    mqtt,
+    home: HOME,
+    outbox: ts.store.outbox,
+    store: ts.store,
+    log: testLogger(),
+    version: 't',
+    drainStartJitterMs: 0,
+    ...ctx,
+  });
+  link.start();
+  return link;
+}
+
+/**
+ * What a link test starts: `dispose()` stops the links (within `stopMs`; a frozen broker is thawed
+ * first), closes the receivers, removes the temp stores and stops every mosquitto, also after a failed test.
+ */
+export interface LinkParts {
+  brokers: Mosquitto[];
+  links: Link[];
+  receivers: Receiver[];
+  stores: TempStore[];
+  broker(opts?: MosquittoOptions): Promise<Mosquitto>;
+  store(): TempStore;
+  receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver>;
+  link(...args: Parameters<typeof startLink>): Link;
+  dispose(): Promise<void>;
+}
+
+export function linkParts(stopMs = 1000): LinkParts {
+  const parts: LinkParts = {
+    brokers: [],
+    links: [],
+    receivers: [],
+    stores: [],
+    async broker(opts) {
+      const broker = await startMosquitto(opts);
+      parts.brokers.push(broker);
+      return broker;
+    },
+    store() {
+      const ts = tempStore();
+      parts.stores.push(ts);
+      return ts;
+    },
+    async receiver(...args) {
+      const r = await startReceiver(...args);
+      parts.receivers.push(r);
+      return r;
+    },
+    link(...args) {
+      const link = startLink(...args);
+      parts.links.push(link);
+      return link;
+    },
+    async dispose() {
+      for (const b of parts.brokers.splice(0)) b.thaw();
+      for (const l of parts.links.splice(0)) await l.stop(stopMs);
+      for (const r of parts.receivers.splice(0)) await r.close();
+      for (const ts of parts.stores.splice(0)) ts.dispose();
+      await stopAllMosquittos();
+    },
+  };
+  return parts;
 }
 
 /** Where each class goes and as which envelope type: accepts and rejects to the neighbour's inbox. */
@@ -250,6 +329,24 @@ export function countingReport(
 
 export function printReport(name: string, report: CountingReport): void {
   console.log(`counting report [${name}]: ${JSON.stringify(report)}`);
+}
+
+/** Waits until the receivers got every produced message, then prints the counting report as `name` and returns it. */
+export async function awaitDelivered(
+  name: string,
+  produced: readonly Produced[],
+  receivers: readonly Receiver[],
+  timeoutMs = 20_000,
+): Promise<CountingReport> {
+  await waitFor(() => countingReport(produced, receivers).missing === 0, timeoutMs, `${name}: all delivered`);
+  const report = countingReport(produced, receivers);
+  printReport(name, report);
+  return report;
+}
+
+/** Waits until the home's retained status on the broker says online. */
+export async function awaitOnline(url: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(async () => (await retainedStatus(url, HOME, 500))?.state === 'online', timeoutMs, 'online');
 }
 
 /** The retained status of a home as a fresh subscriber sees it, or null if none within the timeout. */

@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INBOX_REJECT_REASONS } from '../../src/link/inbox.js';
-import { createLink, type Link } from '../../src/link/link.js';
 import { createEnvelope, type Envelope, encodeEnvelope } from '../../src/protocol/envelope.js';
 import { homeTopic } from '../../src/protocol/topics.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
-import { HOME, mqttConfig, type TempStore, tempStore, testLogger } from './helpers.js';
+import { HOME, linkParts, mqttConfig } from './helpers.js';
 
 const INBOX = homeTopic(HOME.zone, HOME.id, 'inbox');
 const FLOOD = 20_000;
@@ -48,30 +47,17 @@ function publishLines(port: number, topic: string, payloads: Buffer[]): Promise<
 }
 
 describe('inbound garbage over a real broker', () => {
-  let broker: Mosquitto;
-  let ts: TempStore;
-  let link: Link;
-
-  afterAll(async () => {
-    await link?.stop(1000);
-    ts?.dispose();
-    await stopAllMosquittos();
-  });
+  const parts = linkParts();
+  afterAll(parts.dispose);
 
   it('dead-letters every bad message with its reason, delivers the valid ones, and stays responsive', async () => {
-    broker = await startMosquitto({ conf: ['max_queued_messages 100000'] });
-    ts = tempStore();
+    const broker = await startMosquitto({ conf: ['max_queued_messages 100000'] });
+    const ts = parts.store();
     const got: string[] = [];
-    link = createLink({
-      mqtt: mqttConfig([broker.url]),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
+    const link = parts.link(ts, mqttConfig([broker.url]), {
+      drainStartJitterMs: undefined,
       onMessage: (env) => got.push(env.id),
     });
-    link.start();
     await waitFor(() => link.status().connected, 10_000, 'connected');
     // The subscription is made right after the CONNACK; a retained-free topic gives no other signal.
     await new Promise((r) => setTimeout(r, 300));

@@ -4,60 +4,23 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLink, type Link } from '../../src/link/link.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import {
-  countingReport,
-  HOME,
-  mqttConfig,
-  printReport,
-  produce,
-  type Receiver,
-  retainedStatus,
-  startReceiver,
-  type TempStore,
-  tempStore,
-  testLogger,
-} from './helpers.js';
+import { awaitDelivered, countingReport, linkParts, mqttConfig, produce, retainedStatus } from './helpers.js';
 
 describe('link against a real mosquitto', () => {
-  let broker: Mosquitto;
-  let ts: TempStore;
-  let link: Link | null = null;
-  let receiver: Receiver | null = null;
-
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    await link?.stop(1000);
-    link = null;
-    await receiver?.close();
-    receiver = null;
-    ts?.dispose();
-  });
-  afterAll(stopAllMosquittos);
+  const parts = linkParts();
+  afterEach(parts.dispose);
 
   it('announces itself, drains the outbox in order, and leaves a retained offline status on stop', async () => {
-    ts = tempStore();
-    receiver = await startReceiver(broker.url, 'basic');
+    const broker = await startMosquitto();
+    const ts = parts.store();
+    const receiver = await parts.receiver(broker.url, 'basic');
     const produced = produce(ts.store, 'trade', 200);
-    link = createLink({
-      mqtt: mqttConfig([broker.url]),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: '9.9.9',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'all 200 delivered');
+    const link = parts.link(ts, mqttConfig([broker.url]), { version: '9.9.9' });
+    const report = await awaitDelivered('basic', produced, [receiver]);
     await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
-    const report = countingReport(produced, [receiver]);
-    printReport('basic', report);
     expect(report.missing).toBe(0);
     expect(report.misordered).toBe(0);
     const st = link.status();
@@ -74,21 +37,13 @@ describe('link against a real mosquitto', () => {
 });
 
 describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
-  let ts: TempStore | null = null;
-  let link: Link | null = null;
-  let receiver: Receiver | null = null;
+  const parts = linkParts();
   let aedesClose: (() => Promise<void>) | null = null;
 
   afterEach(async () => {
-    await link?.stop(1000);
-    link = null;
-    await receiver?.close();
-    receiver = null;
-    ts?.dispose();
-    ts = null;
+    await parts.dispose();
     await aedesClose?.();
     aedesClose = null;
-    await stopAllMosquittos();
   });
 
   it('dead-letters a row the broker refuses for good (0x87 not authorized) and delivers the others', async () => {
@@ -102,22 +57,13 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
     );
     chmodSync(dir, 0o755);
     const broker = await startMosquitto({ conf: [`acl_file ${acl}`] });
-    receiver = await startReceiver(broker.url, 'acl');
-    ts = tempStore();
+    const receiver = await parts.receiver(broker.url, 'acl');
+    const ts = parts.store();
     const trades = produce(ts.store, 'trade', 20);
     const telemetry = produce(ts.store, 'telemetry', 3);
-    link = createLink({
-      mqtt: mqttConfig([broker.url]),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(() => ts!.store.outbox.stats(Date.now()).rows === 0, 10_000, 'outbox empty');
-    await waitFor(() => countingReport(trades, [receiver!]).missing === 0, 5000, 'trades delivered');
+    const link = parts.link(ts, mqttConfig([broker.url]));
+    await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 10_000, 'outbox empty');
+    await awaitDelivered('acl', trades, [receiver], 5000);
     const dead = ts.store.deadLetters.list({ direction: 'out' });
     expect(dead.map((d) => d.messageId).sort()).toEqual(telemetry.map((p) => p.id).sort());
     expect(new Set(dead.map((d) => d.reason))).toEqual(new Set(['0x87 not authorized']));
@@ -137,20 +83,11 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
       await new Promise<void>((r) => broker.close(() => r()));
     };
     const url = `mqtt://127.0.0.1:${port}`;
-    receiver = await startReceiver(url, 'v311', { protocolVersion: 4 });
-    ts = tempStore();
+    const receiver = await parts.receiver(url, 'v311', { protocolVersion: 4 });
+    const ts = parts.store();
     const produced = produce(ts.store, 'trade', 50);
-    link = createLink({
-      mqtt: mqttConfig([url]),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 10_000, 'delivered over 3.1.1');
+    const link = parts.link(ts, mqttConfig([url]));
+    await awaitDelivered('MQTT 3.1.1', produced, [receiver], 10_000);
     expect(link.status().protocolVersion).toBe(4);
     expect(link.status().inFlightCap).toBe(32);
     expect(countingReport(produced, [receiver]).misordered).toBe(0);
@@ -181,21 +118,15 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
         `keyfile ${dir}/server.key`,
       ],
     });
-    receiver = await startReceiver(broker.url, 'tls', { username: 'home-1', password: 's3cret' });
-    ts = tempStore();
+    const receiver = await parts.receiver(broker.url, 'tls', { username: 'home-1', password: 's3cret' });
+    const ts = parts.store();
     const produced = produce(ts.store, 'trade', 20);
     const tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
     const base = { username: 'home-1', caFile: `${dir}/ca.crt`, reconnectBaseMs: 200, reconnectMaxMs: 1000 };
 
-    const refused = createLink({
-      mqtt: mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/wrong.pass` }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
+    const refused = parts.link(ts, mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/wrong.pass` }), {
+      drainStartJitterMs: undefined,
     });
-    refused.start();
     await waitFor(
       () => /Bad User Name or Password|Not authorized/.test(refused.status().lastError ?? ''),
       5000,
@@ -204,17 +135,8 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
     expect(refused.status().connected).toBe(false);
     await refused.stop(500);
 
-    link = createLink({
-      mqtt: mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/mqtt.pass` }),
-      home: HOME,
-      outbox: ts.store.outbox,
-      store: ts.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    link.start();
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 10_000, 'delivered over TLS');
+    const link = parts.link(ts, mqttConfig([tlsUrl], { ...base, passwordFile: `${dir}/mqtt.pass` }));
+    await awaitDelivered('TLS', produced, [receiver], 10_000);
     expect(link.status().broker).toBe(tlsUrl);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,61 +1,18 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLink, type Link } from '../../src/link/link.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
-import {
-  countingReport,
-  HOME,
-  mqttConfig,
-  printReport,
-  produce,
-  type Receiver,
-  retainedStatus,
-  startReceiver,
-  type TempStore,
-  tempStore,
-  testLogger,
-} from './helpers.js';
+import { awaitDelivered, awaitOnline, linkParts, mqttConfig, produce, retainedStatus } from './helpers.js';
 
 describe('shutdown', () => {
-  let broker: Mosquitto | null = null;
-  let receiver: Receiver | null = null;
-  let ts: TempStore | null = null;
-  const links: Link[] = [];
-
-  function newLink(t: TempStore, url: string, over: Record<string, unknown> = {}): Link {
-    const link = createLink({
-      mqtt: mqttConfig([url], over),
-      home: HOME,
-      outbox: t.store.outbox,
-      store: t.store,
-      log: testLogger(),
-      version: 't',
-      drainStartJitterMs: 0,
-    });
-    links.push(link);
-    link.start();
-    return link;
-  }
-
-  afterEach(async () => {
-    broker?.thaw();
-    for (const l of links.splice(0)) await l.stop(500);
-    await receiver?.close();
-    receiver = null;
-    ts?.dispose();
-    ts = null;
-    await stopAllMosquittos();
-    broker = null;
-  });
-  afterAll(stopAllMosquittos);
+  const parts = linkParts(500);
+  afterEach(parts.dispose);
 
   it('stops mid-drain without losing a row, and a new link sends the rest', async () => {
-    broker = await startMosquitto();
-    receiver = await startReceiver(broker.url, 'shutdown');
-    ts = tempStore();
+    const broker = await parts.broker();
+    const receiver = await parts.receiver(broker.url, 'shutdown');
+    const ts = parts.store();
     const produced = produce(ts.store, 'trade', 3000, 100);
-    const first = newLink(ts, broker.url, { drainRatePerS: 1000 });
-    await waitFor(() => receiver!.order.length >= 300, 15_000, 'drain under way');
+    const first = parts.link(ts, mqttConfig([broker.url], { drainRatePerS: 1000 }));
+    await waitFor(() => receiver.order.length >= 300, 15_000, 'drain under way');
     await first.stop(3000);
     expect(first.status().state).toBe('stopped');
     expect((await retainedStatus(broker.url))?.state).toBe('offline');
@@ -67,24 +24,18 @@ describe('shutdown', () => {
     expect(left.size).toBeGreaterThan(0);
     expect(produced.every((p) => got.has(p.id) !== left.has(p.id))).toBe(true);
 
-    newLink(ts, broker.url, { drainRatePerS: 5000 });
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'the rest delivered');
-    const report = countingReport(produced, [receiver]);
-    printReport('stop mid-drain', report);
+    parts.link(ts, mqttConfig([broker.url], { drainRatePerS: 5000 }));
+    const report = await awaitDelivered('stop mid-drain', produced, [receiver]);
     expect(report.missing).toBe(0);
     expect(report.misordered).toBe(0);
   }, 60_000);
 
   it('meets its deadline with PUBACKs outstanding (frozen broker) and keeps those rows', async () => {
-    broker = await startMosquitto();
-    receiver = await startReceiver(broker.url, 'shutdown-frozen');
-    ts = tempStore();
-    const link = newLink(ts, broker.url, { maxInFlight: 10, keepaliveS: 120 });
-    await waitFor(
-      async () => (await retainedStatus(broker!.url, HOME, 500))?.state === 'online',
-      10_000,
-      'online',
-    );
+    const broker = await parts.broker();
+    const receiver = await parts.receiver(broker.url, 'shutdown-frozen');
+    const ts = parts.store();
+    const link = parts.link(ts, mqttConfig([broker.url], { maxInFlight: 10, keepaliveS: 120 }));
+    await awaitOnline(broker.url);
     broker.freeze();
     const produced = produce(ts.store, 'trade', 100, 100);
     link.notify();
@@ -97,10 +48,8 @@ describe('shutdown', () => {
     expect(ts.store.outbox.stats(Date.now()).rows).toBe(100);
 
     broker.thaw();
-    newLink(ts, broker.url);
-    await waitFor(() => countingReport(produced, [receiver!]).missing === 0, 20_000, 'all delivered later');
-    const report = countingReport(produced, [receiver]);
-    printReport('stop with a frozen broker', report);
+    parts.link(ts, mqttConfig([broker.url]));
+    const report = await awaitDelivered('stop with a frozen broker', produced, [receiver]);
     expect(report.missing).toBe(0);
     expect(report.misordered).toBe(0);
   }, 60_000);

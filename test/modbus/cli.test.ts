@@ -1,33 +1,14 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { type PymodbusPeer, startPymodbus } from './helpers/pymodbus.js';
 
 /** The `modbus read|scan` and `sunspec` verbs, run as real processes against the pymodbus peer. */
 
-const HARNESS = fileURLToPath(new URL('./helpers/cli-harness.ts', import.meta.url));
 const run = promisify(execFile);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', HARNESS, ...args], {
-      timeout: 30_000,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 /** mbpoll (libmodbus) as a second, independent master reading the same registers. */
 async function mbpoll(port: number, ...args: string[]): Promise<string> {
@@ -51,8 +32,9 @@ describe('modbus and sunspec verbs', () => {
     await peer?.stop();
   });
 
-  it('reads a float like mbpoll does, in both word orders', async () => {
-    const big = await cli(
+  /** A float from the peer's meter (unit 2, two input registers). */
+  const readMeterFloat = (address: string, ...more: string[]) =>
+    cli(
       'modbus',
       'read',
       ...tcp,
@@ -60,13 +42,16 @@ describe('modbus and sunspec verbs', () => {
       '2',
       '--input',
       '--address',
-      '0x34',
+      address,
       '--count',
       '2',
       '--format',
       'f32',
-      '--json',
+      ...more,
     );
+
+  it('reads a float like mbpoll does, in both word orders', async () => {
+    const big = await readMeterFloat('0x34', '--json');
     expect(big.code).toBe(0);
     const out = JSON.parse(big.stdout) as {
       values: Array<{ address: number; registers: string[]; value: number }>;
@@ -77,23 +62,7 @@ describe('modbus and sunspec verbs', () => {
     );
 
     // mbpoll's default float order is low word first.
-    const little = await cli(
-      'modbus',
-      'read',
-      ...tcp,
-      '--unit',
-      '2',
-      '--input',
-      '--address',
-      '52',
-      '--count',
-      '2',
-      '--format',
-      'f32',
-      '--word-order',
-      'little',
-      '--json',
-    );
+    const little = await readMeterFloat('52', '--word-order', 'little', '--json');
     const swapped = (JSON.parse(little.stdout) as typeof out).values[0]?.value ?? 0;
     const theirs = Number(
       /\[53\]:\s+(\S+)/.exec(await mbpoll(port, '-a', '2', '-t', '3:float', '-r', '53', '-c', '1'))?.[1],

@@ -1,15 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
 import { waitFor } from '../helpers/ports.js';
+import { type PtyPair, startPtyPair } from '../helpers/socat.js';
 import { float32, mbpoll, readWords } from './helpers/mbpoll.js';
-import { type PtyPair, startPtyPair } from './helpers/socat.js';
-
-const HARNESS = join(import.meta.dirname, 'helpers', 'sim-cli.ts');
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -21,11 +17,10 @@ interface Running {
 }
 
 const children: ChildProcessWithoutNullStreams[] = [];
-let dir: string;
 let line: PtyPair | undefined;
 
 function runSim(args: string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', HARNESS, 'sim', ...args], { stdio: 'pipe' });
+  const child = spawn(process.execPath, [...CLI, 'sim', ...args], { stdio: 'pipe' });
   children.push(child);
   const events: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
@@ -46,16 +41,14 @@ function runSim(args: string[]): Running {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'powerdeal-sim-cli-'));
-  line = await startPtyPair(dir);
+  line = await startPtyPair();
 });
 afterEach(() => {
   for (const child of children.splice(0))
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 afterAll(async () => {
-  await line?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await line?.close();
 });
 
 describe('powerdeal sim', () => {

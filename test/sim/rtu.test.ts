@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SimFault, type Simulator, startSimulator } from '../../src/sim/index.js';
 import { waitFor } from '../helpers/ports.js';
+import { type PtyPair, startPtyPair } from '../helpers/socat.js';
 import { ascii, float32, mbpoll, readWords } from './helpers/mbpoll.js';
-import { type PtyPair, startPtyPair } from './helpers/socat.js';
 
 const NOON = Date.UTC(2024, 5, 21, 12, 0, 0);
 let dir: string;
@@ -31,7 +31,7 @@ const rtu = (path: string, unit: number, timeoutS = '2') => [
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'powerdeal-sim-rtu-'));
-  line = await startPtyPair(dir);
+  line = await startPtyPair();
   sim = await startSimulator({
     rtu: { path: line.a, baudRate: 9600 },
     rtuOverTcp: { port: 0 },
@@ -43,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL');
   await sim?.stop();
-  await line?.stop();
+  await line?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(() => {

@@ -1,23 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log/logger.js';
-import { openStore, type Store, type StoreOptions } from '../../src/store/index.js';
-import { msg, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { msg, storePerTest } from './helpers.js';
 
-let tmp: ReturnType<typeof tempDir>;
-let store: Store | undefined;
-function open(extra: Partial<StoreOptions> = {}): Store {
-  store?.close();
-  store = openStore({ path: tmp.path('dlq.db'), log: silentLogger(), ...extra });
-  return store;
-}
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => {
-  store?.close();
-  store = undefined;
-  tmp.cleanup();
-});
+const { open } = storePerTest('dlq.db');
 
 const inbound = (reason: string, payload = Buffer.from('{"bad":')) => ({
   direction: 'in' as const,

@@ -1,8 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/log/logger.js';
-import type { OutboxClass, OutboxMessage } from '../../src/store/index.js';
+import { afterEach, beforeEach } from 'vitest';
+import { createLogger, type Logger, silentLogger } from '../../src/log/logger.js';
+import {
+  type OutboxClass,
+  type OutboxMessage,
+  openStore,
+  type Store,
+  type StoreOptions,
+} from '../../src/store/index.js';
 
 /** A temp directory per test file; `cleanup()` removes everything in it. */
 export function tempDir(prefix = 'powerdeal-store-'): {
@@ -15,6 +22,34 @@ export function tempDir(prefix = 'powerdeal-store-'): {
     dir,
     path: (name) => join(dir, name),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A store file `name` in a fresh temp dir per test, closed and removed after each test. `open()` (re)opens
+ * it, closing the previous handle first; `path()` names other files in the same dir.
+ */
+export function storePerTest(name: string): {
+  open: (extra?: Partial<StoreOptions>) => Store;
+  path: (file: string) => string;
+} {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: Store | undefined;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => {
+    store?.close();
+    store = undefined;
+    tmp.cleanup();
+  });
+  return {
+    open(extra = {}) {
+      store?.close();
+      store = openStore({ path: tmp.path(name), log: silentLogger(), ...extra });
+      return store;
+    },
+    path: (file) => tmp.path(file),
   };
 }
 

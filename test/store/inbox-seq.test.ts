@@ -1,23 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
-import { openStore, type Store, type StoreOptions } from '../../src/store/index.js';
-import { tempDir } from './helpers.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { storePerTest } from './helpers.js';
 
-let tmp: ReturnType<typeof tempDir>;
-let store: Store | undefined;
-function open(extra: Partial<StoreOptions> = {}): Store {
-  store?.close();
-  store = openStore({ path: tmp.path('inbox.db'), log: silentLogger(), ...extra });
-  return store;
-}
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => {
-  store?.close();
-  store = undefined;
-  tmp.cleanup();
-});
+const { open, path: tmpPath } = storePerTest('inbox.db');
 
 const H = 3_600_000;
 const seen = (s: Store) => (s.db.prepare('SELECT count(*) AS n FROM inbox_seen').get() as { n: number }).n;
@@ -85,7 +71,7 @@ describe('seq', () => {
 
 describe('seq across two connections', () => {
   it('never hands out the same number to the daemon and a CLI process on the same file', () => {
-    const path = tmp.path('two.db');
+    const path = tmpPath('two.db');
     const a = openStore({ path, log: silentLogger() });
     const b = openStore({ path, log: silentLogger() });
     try {

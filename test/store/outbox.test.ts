@@ -1,25 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log/logger.js';
-import { OUTBOX_PRIORITY, openStore, type Store, type StoreOptions } from '../../src/store/index.js';
-import { captureLog, msg, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { OUTBOX_PRIORITY } from '../../src/store/index.js';
+import { captureLog, msg, storePerTest } from './helpers.js';
 
-let tmp: ReturnType<typeof tempDir>;
-let store: Store | undefined;
-
-function open(extra: Partial<StoreOptions> = {}): Store {
-  store?.close();
-  store = openStore({ path: tmp.path('outbox.db'), log: silentLogger(), ...extra });
-  return store;
-}
-
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => {
-  store?.close();
-  store = undefined;
-  tmp.cleanup();
-});
+const { open } = storePerTest('outbox.db');
 
 const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
 const none = new Set<number>();

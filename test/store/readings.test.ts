@@ -1,28 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QUANTITY_NAMES, type Snapshot } from '../../src/core/quantities.js';
-import { silentLogger } from '../../src/log/logger.js';
-import { openStore, type Store, type StoreOptions } from '../../src/store/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/store/readings-codec.js';
-import { tempDir } from './helpers.js';
+import { storePerTest } from './helpers.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2025, 5, 1, 10); // on an hour boundary
 
-let tmp: ReturnType<typeof tempDir>;
-let store: Store | undefined;
-function open(extra: Partial<StoreOptions> = {}): Store {
-  store?.close();
-  store = openStore({ path: tmp.path('readings.db'), log: silentLogger(), ...extra });
-  return store;
-}
-beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(() => {
-  store?.close();
-  store = undefined;
-  tmp.cleanup();
-});
+const { open } = storePerTest('readings.db');
 
 /** A snapshot with pvPowerW = pv (good), gridPowerW = grid (stale) and a faulted temperature. */
 function snap(cycle: number, ts: number, pv: number, grid = -pv): Snapshot {

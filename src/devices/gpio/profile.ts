@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ProfileError } from '../profile-error.js';
 import type { ProfileFile } from '../profiles.js';
 
 /** The body of a `kind: gpio` profile. Only outputs (relays) exist so far. */
@@ -11,23 +12,16 @@ const bodySchema = z.strictObject({
 
 export type GpioProfile = z.infer<typeof bodySchema> & { file: string };
 
-export class GpioProfileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GpioProfileError';
-  }
-}
-
 export function parseGpioProfile(profile: ProfileFile): GpioProfile {
   if (profile.kind !== 'gpio') {
-    throw new GpioProfileError(
+    throw new ProfileError(
       `${profile.file}: kind is "${profile.kind}", a GPIO device needs a kind: gpio profile`,
     );
   }
   const result = bodySchema.safeParse(profile.body);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new GpioProfileError(`${profile.file}: invalid gpio profile\n${lines.join('\n')}`);
+    throw new ProfileError(`${profile.file}: invalid gpio profile\n${lines.join('\n')}`);
   }
   return { ...result.data, file: profile.file };
 }

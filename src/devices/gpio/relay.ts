@@ -1,9 +1,10 @@
 import type { DeviceConfig } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { type Actuator, type DeviceHealth, errorText, newHealth } from '../device.js';
+import { ProfileError } from '../profile-error.js';
 import type { ProfileFile } from '../profiles.js';
 import type { GpioBackend, OutputLine } from './backend.js';
-import { GpioProfileError, parseGpioProfile } from './profile.js';
+import { parseGpioProfile } from './profile.js';
 
 export interface RelayContext {
   gpio: GpioBackend;
@@ -26,7 +27,7 @@ export interface Relay extends Actuator {
  */
 export function createRelay(cfg: DeviceConfig, profile: ProfileFile, ctx: RelayContext): Relay {
   const gpio = cfg.gpio;
-  if (!gpio) throw new GpioProfileError(`device "${cfg.id}": profile ${profile.id} needs a gpio: section`);
+  if (!gpio) throw new ProfileError(`device "${cfg.id}": profile ${profile.id} needs a gpio: section`);
   parseGpioProfile(profile);
   const now = ctx.now ?? Date.now;
   const safeState = gpio.safeState === 'on';

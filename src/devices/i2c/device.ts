@@ -3,11 +3,12 @@ import type { DeviceConfig } from '../../config/schema.js';
 import type { QuantityValues } from '../../core/quantities.js';
 import type { Logger } from '../../log/logger.js';
 import { type Device, type DeviceHealth, errorText, newHealth } from '../device.js';
+import { ProfileError } from '../profile-error.js';
 import type { ProfileFile } from '../profiles.js';
 import { type BackoffOptions, FailureBackoff } from './backoff.js';
 import { hex, type I2cBus } from './bus.js';
 import { decodeRegister, I2cDataError, tidy } from './decode.js';
-import { type I2cProfile, ProfileError, parseI2cProfile } from './profile.js';
+import { type I2cProfile, parseI2cProfile } from './profile.js';
 import type { I2cBusRegistry } from './registry.js';
 
 export interface I2cDeviceContext {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QUANTITY_NAMES, type QuantityName } from '../../core/quantities.js';
+import { ProfileError } from '../profile-error.js';
 import type { ProfileFile } from '../profiles.js';
 
 /**
@@ -128,13 +129,6 @@ export interface I2cProfile {
 }
 
 /** A profile file that does not describe a usable I2C chip; the message names the file and key. */
-export class ProfileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProfileError';
-  }
-}
-
 export function parseI2cProfile(profile: ProfileFile): I2cProfile {
   if (profile.kind !== 'i2c') {
     throw new ProfileError(
