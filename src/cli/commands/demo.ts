@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -9,6 +10,7 @@ import { createLogger } from '../../log/logger.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../../service/embedded-broker.js';
 import { Service } from '../../service/service.js';
 import { startSimulator } from '../../sim/index.js';
+import { splitHostPort } from '../../web/server.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { bold, dim } from '../output.js';
 
@@ -32,7 +34,11 @@ export function register(program: Command): void {
     .description('run a home on simulated hardware with an embedded MQTT broker')
     .option('--broker <url>', 'use this MQTT broker instead of the embedded one')
     .option('--time-scale <n>', 'simulated seconds per real second (the day passes faster)', '60')
-    .option('--web <host:port>', 'where the status API listens', '127.0.0.1:8080')
+    .option(
+      '--web <host:port>',
+      'where the status page listens (another free port if 8080 is taken)',
+      '127.0.0.1:8080',
+    )
     .option('--start-hour <h>', 'local hour the simulated day starts at (sunshine by default)', '9')
     .option('--duration <s>', 'stop after this many seconds (default: until Ctrl-C)')
     .option('--json', 'one JSON status line per update instead of text')
@@ -55,7 +61,7 @@ export function register(program: Command): void {
       });
       const broker: EmbeddedBroker | undefined = opts.broker ? undefined : await startEmbeddedBroker();
       const brokerUrl = opts.broker ?? (broker as EmbeddedBroker).url;
-      const config = demoConfig(`127.0.0.1:${sim.tcpPort}`, brokerUrl, dir, opts.web);
+      const config = demoConfig(`127.0.0.1:${sim.tcpPort}`, brokerUrl, dir, await webListen(opts.web));
       const service = new Service({
         config,
         profiles: loadProfiles(),
@@ -72,7 +78,7 @@ export function register(program: Command): void {
           `  simulator  modbus tcp 127.0.0.1:${sim.tcpPort} (inverter unit 1, meter unit 2), ${timeScale}x time`,
         );
         say(`  broker     ${brokerUrl}${broker ? ' (embedded)' : ''}`);
-        say(`  status     http://127.0.0.1:${service.webPort ?? '?'}/api/status`);
+        say(`  status     http://127.0.0.1:${service.webPort ?? '?'}/  (JSON: /api/status)`);
         say(`  database   ${config.store.path}`);
         say(dim('  Ctrl-C to stop'));
       }
@@ -106,6 +112,17 @@ export function register(program: Command): void {
         if (opts.duration) setTimeout(done, Number(opts.duration) * 1000);
       });
     });
+}
+
+/** The default port may be taken by an installed service: then the demo takes any free one. */
+async function webListen(wanted: string): Promise<string> {
+  const [host, port] = splitHostPort(wanted);
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+  return free ? wanted : `${host}:0`;
 }
 
 function demoConfig(modbusTcp: string, broker: string, dir: string, web: string): Config {
