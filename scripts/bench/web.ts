@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startEmbeddedBroker } from '../../src/service/embedded-broker.js';
 import { startSimulator } from '../../src/sim/index.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../test/web/browser.js';
 import { freePort, round, sleep } from './util.js';
 
 const CLIENTS = 5;
@@ -117,18 +118,9 @@ export async function benchWeb(): Promise<Record<string, unknown>> {
 
     // First load in a browser with an empty cache.
     const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
+      executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
+      args: CHROMIUM_ARGS,
     });
     let firstLoad: Record<string, unknown>;
     try {

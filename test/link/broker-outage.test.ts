@@ -47,7 +47,12 @@ describe('broker outage', () => {
       await waitFor(() => link.status().connected, 10_000, 'reconnect within the backoff cap');
       const reconnectedAt = Date.now();
       expect(link.status().throttled).toBe(true);
-      const report = await awaitDelivered(`broker stopped ${OUTAGE_MS / 1000} s`, produced, [receiver], 30_000);
+      const report = await awaitDelivered(
+        `broker stopped ${OUTAGE_MS / 1000} s`,
+        produced,
+        [receiver],
+        30_000,
+      );
       const drainMs = Date.now() - reconnectedAt;
       console.log(
         `outage: backlog of ${DURING} delivered ${drainMs} ms after the reconnect (throttle 500/s)`,

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { callService, connectService, controlSocketFor } from '../../control/cli.js';
 import type { ControlClient } from '../../control/client.js';
+import type { GpioSetResult } from '../../control/hardware-ops.js';
 import { type GpioBackend, GpioError } from '../../devices/gpio/backend.js';
 import { createGpioBackend } from '../../devices/gpio/create-backend.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -39,15 +40,6 @@ interface ServiceGpioState {
   simulated: boolean;
   relay: string | null;
   activeLow: boolean | null;
-}
-
-interface ServiceGpioSet {
-  line: number;
-  on: boolean;
-  level: 'high' | 'low';
-  activeLow: boolean;
-  simulated: boolean;
-  relay: string | null;
 }
 
 /** Runs `fn` on the running service unless `--simulated` asked for this process's own lines. */
@@ -163,7 +155,7 @@ export function register(program: Command, overrides: Partial<GpioCliDeps> = {})
           if (now.relay !== null && now.activeLow !== null) {
             await ask(`relay ${now.relay} (GPIO ${line})`, on !== now.activeLow);
           } else await ask(`GPIO ${line}`, high);
-          return callService<ServiceGpioSet>(service, 'gpio.set', { line, on, activeLow });
+          return callService<GpioSetResult>(service, 'gpio.set', { line, on, activeLow });
         });
         if (remote) {
           if (opts.json) printJson(remote);
