@@ -95,7 +95,11 @@ describe('powerdeal run on simulated hardware (TCP inverter + RTU meter)', () =>
     // + import / − export: 1200 W of load with 3000 W of PV exports 1800 W.
     expect(q.gridPowerW).toMatchObject({ value: -1800, quality: 'good', source: 'grid-meter' });
     expect(q.loadPowerW).toMatchObject({ value: 1200, quality: 'good', source: 'derived' });
-    expect(q.gridVoltageV?.value).toBeCloseTo(t.gridVoltageV as number, 0);
+    // Voltage is noisy second to second and the truth is read a moment later: same value within the
+    // noise, and inside the EN 50160 band.
+    expect(Math.abs((q.gridVoltageV?.value ?? 0) - (t.gridVoltageV as number))).toBeLessThan(3);
+    expect(q.gridVoltageV?.value).toBeGreaterThan(207);
+    expect(q.gridVoltageV?.value).toBeLessThan(253);
     expect(t.pvPowerW).toBe(3000);
     expect(q.gridFrequencyHz?.value).toBeGreaterThan(49.5);
     expect(q.gridFrequencyHz?.value).toBeLessThan(50.5);
