@@ -1,16 +1,14 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen } from 'cockatiel';
 import type { IClientPublishOptions } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { type Envelope, encodeEnvelope } from '../protocol/envelope.js';
+import { encodeEnvelope } from '../protocol/envelope.js';
 import { statusEnvelope } from '../protocol/messages.js';
 import { homeTopic } from '../protocol/topics.js';
 import type { OutboxQueue, OutboxRow } from '../store/outbox-types.js';
 import { ReconnectBackoff } from './backoff.js';
 import { BrokerChoice } from './broker-choice.js';
 import { type Connection, connectNegotiated, type ProtocolVersion } from './connection.js';
-import { createInbox, type InboxStats, type VerifyFailure } from './inbox.js';
-import type { LinkStore } from './link-store.js';
+import { createInbox, type InboxOptions, type InboxStats } from './inbox.js';
 import { classifyPublishError, type PublishFailure } from './reason-codes.js';
 
 /** Consecutive publish failures or PUBACK timeouts that open the circuit breaker. */
@@ -25,20 +23,10 @@ const MQTT_DEFAULT_RECEIVE_MAXIMUM = 65_535;
 /** Bytes a PUBLISH adds around topic and payload (fixed header, lengths, packet id, properties). */
 const PUBLISH_OVERHEAD_BYTES = 32;
 
-export interface LinkContext {
+/** What the link needs: the inbox's options (home, store, handlers, clock) plus the broker side. */
+export interface LinkContext extends InboxOptions {
   mqtt: MqttConfig;
-  home: { id: string; zone: string };
   outbox: OutboxQueue;
-  store: LinkStore;
-  log: Logger;
-  /** Clock for envelopes and outbox calls. Timeouts and backoff use real time. */
-  now?: () => number;
-  /** A valid, new inbound message. Runs inside the store transaction that marks it seen. */
-  onMessage?: (env: Envelope, topic: string) => void;
-  /** A neighbour cleared its retained offer. */
-  onOfferWithdrawn?: (home: string) => void;
-  /** Signature check for inbound envelopes (see Inbox). */
-  verify?: (env: Envelope, payload: Buffer) => VerifyFailure | null;
   version: string;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
   drainStartJitterMs?: number;
