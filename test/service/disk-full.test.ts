@@ -89,6 +89,11 @@ describe('a full disk', () => {
     run = spawnRun(config, { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: '2000000' });
     await listener.wait('READY=1', 45_000);
     await listener.wait('WATCHDOG=1', 20_000, 2);
+    // Telemetry must be queued before the disk fills, or there is nothing to shed (STATUS= counts the
+    // outbox rows: the promises plus what telemetry has queued).
+    const queued = () =>
+      Math.max(0, ...listener.with('STATUS=').map((m) => Number(/outbox (\d+)/.exec(m.msg)?.[1] ?? 0)));
+    await waitFor(() => queued() > PROMISES, 30_000, 'telemetry queued in the outbox');
 
     const filler = join(mnt, 'filler');
     expect(fill(filler), 'filled').toBeGreaterThan(0);
