@@ -213,11 +213,10 @@ if [ ! -f "$ETC/home.key" ]; then
   (umask 027 && node -e '
     const { generateKeyPairSync } = require("node:crypto");
     const { writeFileSync } = require("node:fs");
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const { privateKey } = generateKeyPairSync("ed25519");
     writeFileSync(process.argv[1], privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o640 });
-    writeFileSync(process.argv[2], publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644 });
-  ' "$ETC/home.key" "$ETC/home.pub")
-  did "generated the home's Ed25519 key $ETC/home.key (share $ETC/home.pub with the zone keyring)"
+  ' "$ETC/home.key")
+  did "generated the home's Ed25519 key $ETC/home.key; once home.id is set, \`powerdeal keys show\` prints its line for the zone keyring"
 fi
 if [ ! -f "$ETC/web.token" ]; then
   # The bearer token for the status page's state-changing calls (relay override, dead-letter retry).

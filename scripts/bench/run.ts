@@ -5,6 +5,7 @@
  */
 import { benchLink } from './link.js';
 import { benchModbus } from './modbus.js';
+import { benchNeighbourhood } from './neighbourhood.js';
 import { benchService } from './service.js';
 import { benchStore } from './store.js';
 import { benchWeb } from './web.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   link: benchLink,
   service: benchService,
   web: benchWeb,
+  neighbourhood: () => benchNeighbourhood(),
 };
 
 const onlyIndex = process.argv.indexOf('--only');

@@ -1,9 +1,10 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { parseGpioProfile } from '../devices/gpio/profile.js';
 import { parseI2cProfile } from '../devices/i2c/profile.js';
 import { parseRegisterProfile } from '../devices/modbus/profile-schema.js';
 import { busAddress } from '../devices/modbus/transport.js';
 import type { ProfileFile, ProfileKind } from '../devices/profiles.js';
+import { readKeyring, readPrivateKey } from '../protocol/keyring.js';
 import type { ConfigProblem, CrossCheck } from './load.js';
 import type { Config, DeviceConfig, ModbusConfig } from './schema.js';
 
@@ -26,9 +27,19 @@ const PROFILE_VALIDATORS: Record<ProfileKind, (p: ProfileFile) => unknown> = {
   gpio: parseGpioProfile,
 };
 
-/** Whole-file checks: unique ids, known profiles that suit the transport, consistent shared buses. */
+/**
+ * Whole-file checks: unique ids, known profiles that suit the transport, consistent shared buses,
+ * readable secret files, usable trading keys and a no-export device that can take the limit.
+ */
 export function crossChecks(profiles: ReadonlyMap<string, ProfileFile>): CrossCheck[] {
-  return [uniqueIds, (c) => profileChecks(c, profiles), sharedBusChecks, secretFileChecks];
+  return [
+    uniqueIds,
+    (c) => profileChecks(c, profiles),
+    sharedBusChecks,
+    secretFileChecks,
+    keyFileChecks,
+    (c) => noExportChecks(c, profiles),
+  ];
 }
 
 function uniqueIds(config: Config): ConfigProblem[] {
@@ -140,4 +151,73 @@ function secretFileChecks(config: Config): ConfigProblem[] {
     }
   }
   return problems;
+}
+
+/** Whether this process may read the file (a CLI verb run by another user cannot: the service checks it). */
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The home's key and the zone keyring. A missing file only turns trading off (the service says why and
+ * how to fix it); a file that exists but is broken, or a keyring of another zone, is a config error.
+ */
+function keyFileChecks(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { privateKeyFile, keyringFile } = config.keys;
+  if (existsSync(privateKeyFile) && readable(privateKeyFile)) {
+    try {
+      // A key readable by others still works: the service reports that, it is no reason to refuse.
+      readPrivateKey(privateKeyFile, { warn: () => undefined });
+    } catch (err) {
+      problems.push({ path: 'keys.privateKeyFile', message: (err as Error).message });
+    }
+  }
+  if (existsSync(keyringFile) && readable(keyringFile)) {
+    try {
+      const keyring = readKeyring(keyringFile);
+      if (keyring.zone !== config.home.zone) {
+        problems.push({
+          path: 'keys.keyringFile',
+          message: `${keyringFile} is the keyring of zone "${keyring.zone}" but home.zone is "${config.home.zone}": use the keyring of zone ${config.home.zone} (or fix home.zone)`,
+        });
+      }
+    } catch (err) {
+      problems.push({ path: 'keys.keyringFile', message: (err as Error).message });
+    }
+  }
+  return problems;
+}
+
+/** engine.noExport limits the inverter through SunSpec model 123: it must name such a device. */
+function noExportChecks(config: Config, profiles: ReadonlyMap<string, ProfileFile>): ConfigProblem[] {
+  const target = config.engine.noExport?.device;
+  if (target === undefined) return [];
+  const inverters = config.devices
+    .filter((d) => d.modbus && profiles.get(d.profile)?.kind === 'sunspec')
+    .map((d) => d.id);
+  const hint = inverters.length
+    ? `name a SunSpec inverter device (${inverters.join(', ')})`
+    : 'add the inverter as a modbus device with a SunSpec profile (e.g. sunspec-inverter), or remove engine.noExport';
+  const device = config.devices.find((d) => d.id === target);
+  if (!device) {
+    return [{ path: 'engine.noExport.device', message: `no device "${target}": ${hint}` }];
+  }
+  if (!inverters.includes(target)) {
+    return [
+      {
+        path: 'engine.noExport.device',
+        message: `"${target}" is not a modbus inverter with a SunSpec profile (its export limit cannot be written): ${hint}`,
+      },
+    ];
+  }
+  if (!device.enabled) {
+    return [{ path: 'engine.noExport.device', message: `"${target}" is disabled: enable it or ${hint}` }];
+  }
+  return [];
 }

@@ -129,12 +129,50 @@ export const configSchema = z.strictObject({
     .optional(),
   engine: z
     .strictObject({
+      /** Smallest surplus power (after the reserve) worth offering. */
       minOfferW: z.number().min(0).default(300),
+      /** Power kept back for the home itself when offering. */
       reserveW: z.number().min(0).default(200),
+      /** Price of this home's offers. */
       priceCentsPerKwh: z.number().min(0).default(12),
+      /** The most this home pays for a neighbour's energy (set it below the grid tariff). */
+      maxBuyPriceCentsPerKwh: z.number().min(0).default(20),
+      /** Smallest trade, Wh: no smaller offers, accepts or partial fills. */
+      minTradeWh: z.int().min(1).default(20),
       slotMinutes: z.int().min(1).max(60).default(15),
+      /** Trading on or off (telemetry and the page keep working when off). */
+      trading: z.boolean().default(true),
+      /**
+       * Where the home must not export more than it sold: the inverter device whose SunSpec model 123
+       * limit is written, and its rated power.
+       */
+      noExport: z
+        .strictObject({
+          device: id('engine.noExport.device'),
+          inverterWMax: z
+            .number()
+            .positive({ error: 'engine.noExport.inverterWMax is the inverter rating in W, e.g. 5000' }),
+        })
+        .optional(),
     })
-    .default({ minOfferW: 300, reserveW: 200, priceCentsPerKwh: 12, slotMinutes: 15 }),
+    .default({
+      minOfferW: 300,
+      reserveW: 200,
+      priceCentsPerKwh: 12,
+      maxBuyPriceCentsPerKwh: 20,
+      minTradeWh: 20,
+      slotMinutes: 15,
+      trading: true,
+    }),
+  /** This home's Ed25519 key and the zone's keyring (public keys of the members). See docs/protocol.md. */
+  keys: z
+    .strictObject({
+      /** PKCS#8 PEM private key, mode 0600; `powerdeal keys init` creates it. */
+      privateKeyFile: z.string().min(1).default('/etc/powerdeal/home.key'),
+      /** YAML: `zone: <zone>` and `members: { <home id>: "ed25519:<base64url public key>" }`. */
+      keyringFile: z.string().min(1).default('/etc/powerdeal/keyring.yaml'),
+    })
+    .default({ privateKeyFile: '/etc/powerdeal/home.key', keyringFile: '/etc/powerdeal/keyring.yaml' }),
   store: z
     .strictObject({
       path: z.string().min(1).default('/var/lib/powerdeal/powerdeal.db'),

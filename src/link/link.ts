@@ -1,8 +1,9 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen } from 'cockatiel';
 import type { IClientPublishOptions } from 'mqtt';
 import type { MqttConfig } from '../config/schema.js';
-import { encodeEnvelope } from '../protocol/envelope.js';
+import { type Envelope, encodeEnvelope } from '../protocol/envelope.js';
 import { statusEnvelope } from '../protocol/messages.js';
+import type { Signer } from '../protocol/signing.js';
 import { homeTopic } from '../protocol/topics.js';
 import type { OutboxQueue, OutboxRow } from '../store/outbox-types.js';
 import { ReconnectBackoff } from './backoff.js';
@@ -30,6 +31,8 @@ export interface LinkContext extends InboxOptions {
   version: string;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
   drainStartJitterMs?: number;
+  /** Signs the status messages (and the will) the link builds itself; without it they go unsigned. */
+  signer?: Signer;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
@@ -110,6 +113,8 @@ export function createLink(ctx: LinkContext): Link {
   const clientId = mqtt.clientId ?? `powerdeal-${home.id}`;
   const statusTopic = homeTopic(home.zone, home.id, 'status');
   const drainJitterMs = ctx.drainStartJitterMs ?? DEFAULT_DRAIN_START_JITTER_MS;
+  const signed = <B extends object>(env: Envelope<B>): Envelope<B> =>
+    ctx.signer ? ctx.signer.sign(env) : env;
 
   const choice = new BrokerChoice(mqtt.brokers, mqtt.returnToPrimaryMs);
   const backoff = new ReconnectBackoff(mqtt.reconnectBaseMs, mqtt.reconnectMaxMs);
@@ -211,7 +216,7 @@ export function createLink(ctx: LinkContext): Link {
   function buildWill(): { topic: string; payload: Buffer } {
     return {
       topic: statusTopic,
-      payload: encodeEnvelope(statusEnvelope(home, 'offline', ctx.version, store.seq.next(), now())),
+      payload: encodeEnvelope(signed(statusEnvelope(home, 'offline', ctx.version, store.seq.next(), now()))),
     };
   }
 
@@ -351,7 +356,7 @@ export function createLink(ctx: LinkContext): Link {
   function publishStatus(a: Active, state: 'online' | 'offline'): Promise<void> {
     let payload: Buffer;
     try {
-      payload = encodeEnvelope(statusEnvelope(home, state, ctx.version, store.seq.next(), now()));
+      payload = encodeEnvelope(signed(statusEnvelope(home, state, ctx.version, store.seq.next(), now())));
     } catch (err) {
       log.error({ err }, 'link: could not build the status message');
       return Promise.resolve();

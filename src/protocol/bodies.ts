@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { QUANTITY_NAMES } from '../core/quantities.js';
 
-/**
- * Bodies of the message types whose shape is fixed today. Types without an entry here (the trading
- * messages) only need a JSON object as body until their schemas are written.
- */
+/** Bodies of the status and telemetry messages; the trading bodies are in trading.ts. */
 
 export const statusBodySchema = z.strictObject({
   state: z.enum(['online', 'offline']),

@@ -2,6 +2,14 @@ import { z } from 'zod';
 import { type StatusBody, statusBodySchema, type TelemetryBody, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
 import type { TopicKind } from './topics.js';
+import {
+  acceptBodySchema,
+  ackBodySchema,
+  offerBodySchema,
+  rejectBodySchema,
+  settlementBodySchema,
+  tradeBodySchema,
+} from './trading.js';
 import { isUuidV7, uuidv7 } from './uuidv7.js';
 
 /**
@@ -34,12 +42,18 @@ export const TYPE_TOPICS: Record<MessageType, readonly TopicKind[]> = {
   trade: ['inbox', 'trades'],
   reject: ['inbox'],
   ack: ['inbox'],
-  settlement: ['trades'],
+  settlement: ['inbox', 'trades'],
 };
 
-const BODY_SCHEMAS: Partial<Record<MessageType, z.ZodType>> = {
+const BODY_SCHEMAS: Record<MessageType, z.ZodType> = {
   status: statusBodySchema,
   telemetry: telemetryBodySchema,
+  offer: offerBodySchema,
+  accept: acceptBodySchema,
+  trade: tradeBodySchema,
+  reject: rejectBodySchema,
+  ack: ackBodySchema,
+  settlement: settlementBodySchema,
 };
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -106,11 +120,8 @@ export function createEnvelope<B extends Record<string, unknown>>(input: Envelop
   };
   const checked = envelopeSchema.safeParse(env);
   if (!checked.success) throw new EnvelopeError(`invalid envelope: ${firstIssue(checked.error)}`);
-  const bodySchema = BODY_SCHEMAS[input.type];
-  if (bodySchema) {
-    const body = bodySchema.safeParse(input.body);
-    if (!body.success) throw new EnvelopeError(`invalid ${input.type} body: ${firstIssue(body.error)}`);
-  }
+  const body = BODY_SCHEMAS[input.type].safeParse(input.body);
+  if (!body.success) throw new EnvelopeError(`invalid ${input.type} body: ${firstIssue(body.error)}`);
   return checked.data as Envelope<B>;
 }
 
@@ -153,11 +164,8 @@ export function decodeEnvelope(payload: Uint8Array): DecodeResult {
   }
   const env = envelopeSchema.safeParse(raw);
   if (!env.success) return { ok: false, reason: 'bad-envelope', detail: firstIssue(env.error) };
-  const bodySchema = BODY_SCHEMAS[env.data.type];
-  if (bodySchema) {
-    const body = bodySchema.safeParse(env.data.body);
-    if (!body.success) return { ok: false, reason: 'bad-body', detail: firstIssue(body.error) };
-  }
+  const body = BODY_SCHEMAS[env.data.type].safeParse(env.data.body);
+  if (!body.success) return { ok: false, reason: 'bad-body', detail: firstIssue(body.error) };
   return { ok: true, envelope: env.data };
 }
 

@@ -1,6 +1,7 @@
 import type { WriteHealth } from '../store/index.js';
 import type { DiskState } from './disk-guard.js';
 import type { ServiceStatus } from './status.js';
+import { tradingSummary } from './trading-status.js';
 
 /**
  * What a failing check costs: `live` — the process makes no progress (no watchdog ping, /healthz 503,
@@ -135,6 +136,7 @@ export function evaluateHealth(
     `broker ${status.link ? (status.link.connected ? 'up' : 'down') : 'none'}`,
     `outbox ${status.outbox?.rows ?? 0}`,
   ];
+  if (status.trading) parts.push(tradingSummary(status.trading));
   if (alerts.length)
     parts.push(
       `ALERT ${checks

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Snapshot } from '../core/quantities.js';
 import { CycleRunner, type SnapshotSink } from '../cycle/runner.js';
 import { createLink, type Link } from '../link/link.js';
+import { createVerifier } from '../protocol/signing.js';
 import { openStore, type Store } from '../store/index.js';
 import type { WebServer } from '../web/server.js';
 import type { ServiceContext } from './context.js';
@@ -15,6 +16,9 @@ import type { ServiceModule } from './module.js';
 import { Panel } from './panel.js';
 import { type ServiceStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
+import { Actuation, AutomatedRelays } from './trading-actuators.js';
+import { loadTradingKeys, type TradingKeys } from './trading-keys.js';
+import { Trading, tradingModule } from './trading-module.js';
 import { createWebModule } from './web-module.js';
 
 /** What the service announces to its extensions (the page's live stream, the watchdog, …). */
@@ -41,19 +45,33 @@ export class Service {
     web?: WebServer;
     panel?: Panel;
     disk?: DiskGuard;
+    relays?: AutomatedRelays;
+    actuation?: Actuation;
   } = {};
   private readonly lifecycle: Lifecycle;
+  /** The home's key and the zone keyring: what it signs and verifies with, and whether it may trade. */
+  readonly keys: TradingKeys;
+  readonly trading: Trading;
 
   constructor(
     readonly ctx: ServiceContext,
     extensions: readonly Extension[] = DEFAULT_EXTENSIONS,
   ) {
     this.startedAt = ctx.now();
+    this.keys = loadTradingKeys(ctx.config);
+    this.trading = new Trading({
+      ctx,
+      keys: this.keys,
+      store: () => this.store,
+      actuation: () => this.parts.actuation,
+      notify: () => this.parts.link?.notify(),
+    });
     const modules: ServiceModule[] = [
       this.storeModule(),
       this.diskModule(),
       this.hardwareModule(),
       this.cycleModule(),
+      tradingModule(this.trading),
       ...(ctx.config.mqtt ? [this.linkModule()] : []),
       this.panelModule(),
       ...extensions.map((create) => create(this)),
@@ -69,12 +87,14 @@ export class Service {
   }
 
   /**
-   * Stops within the deadline. The cycle stops and the relays go to their safe state first (a frozen
-   * broker must not keep a load switched on); then the modules in reverse order: web, extensions, link
-   * (waits for in-flight acks with what is left of the deadline), cycle, hardware, store (closed last).
+   * Stops within the deadline. Trading stops commanding, the cycle stops and the relays go to their
+   * safe state first (a frozen broker must not keep a load switched on); then the modules in reverse
+   * order: web, extensions, link (waits for in-flight acks with what is left of the deadline), trading,
+   * cycle, hardware, store (closed last).
    */
   async stop(deadlineMs = 10_000): Promise<void> {
     const end = Date.now() + deadlineMs;
+    this.parts.actuation?.halt();
     await this.parts.cycle?.stop();
     const relays = this.parts.hardware?.relays ?? [];
     await Promise.all(
@@ -98,6 +118,7 @@ export class Service {
       link: this.parts.link,
       disk: this.parts.disk?.state() ?? null,
       modules: this.lifecycle.report(),
+      trading: this.trading.status(this.ctx.now()),
     });
   }
 
@@ -127,6 +148,10 @@ export class Service {
   }
   get cycle(): CycleRunner {
     return need(this.parts.cycle, 'cycle');
+  }
+  /** The relays as the page and the engine drive them (a manual override wins until set back to auto). */
+  get relays(): AutomatedRelays {
+    return need(this.parts.relays, 'relays');
   }
   /** The MQTT link, or undefined when no broker is configured (or it failed to start). */
   get link(): Link | undefined {
@@ -180,7 +205,12 @@ export class Service {
       name: 'hardware',
       essential: true,
       start: async () => {
-        this.parts.hardware = await buildHardware(this.ctx);
+        const { ctx } = this;
+        const hardware = await buildHardware(ctx);
+        this.parts.hardware = hardware;
+        const log = ctx.log.child({ module: 'actuators' });
+        this.parts.relays = new AutomatedRelays(hardware.relays, ctx.config, log, ctx.now);
+        this.parts.actuation = new Actuation(this.parts.relays, hardware.devices, log, ctx.now);
       },
       stop: async () => this.parts.hardware?.stop(),
     };
@@ -197,9 +227,16 @@ export class Service {
         const disk = () => this.parts.disk;
         const sinks: SnapshotSink[] = [
           diskTolerant({ name: 'readings', accept: (s) => store.readings.append(s, ctx.now()) }, disk),
+          // Trading starts after the cycle: until then (or when it is off) this sink does nothing.
+          diskTolerant({ name: 'trading', accept: (s) => this.trading.tick(s) }, disk),
         ];
         if (ctx.config.mqtt)
-          sinks.push(diskTolerant(new TelemetrySink(ctx, store, () => this.parts.link?.notify()), disk));
+          sinks.push(
+            diskTolerant(
+              new TelemetrySink(ctx, store, () => this.parts.link?.notify(), this.keys.signer),
+              disk,
+            ),
+          );
         sinks.push({ name: 'events', accept: (s) => void this.events.emit('snapshot', s) });
         this.parts.cycle = new CycleRunner({
           devices: this.hardware.devices,
@@ -232,6 +269,10 @@ export class Service {
           now: ctx.now,
           version: ctx.version,
           drainStartJitterMs: mqtt.drainStartJitterMs,
+          signer: this.keys.signer ?? undefined,
+          ...(this.keys.keyring ? { verify: createVerifier(this.keys.keyring) } : {}),
+          onMessage: (env) => this.trading.message(env),
+          onOfferWithdrawn: (home) => this.trading.offerWithdrawn(home),
         });
         this.parts.link = link;
         await link.start();
@@ -254,9 +295,13 @@ export class Service {
   }
 
   private webModule(): ServiceModule {
-    return createWebModule(this, (web) => {
-      this.parts.web = web;
-    });
+    return createWebModule(
+      this,
+      (web) => {
+        this.parts.web = web;
+      },
+      { trades: this.trading.tradeBook() },
+    );
   }
 }
 

@@ -7,6 +7,7 @@ import type { ServiceContext } from './context.js';
 import type { DiskState } from './disk-guard.js';
 import type { Hardware } from './hardware.js';
 import type { ModuleReport } from './module.js';
+import type { TradingStatus } from './trading-status.js';
 
 /** One JSON view of the whole service: `/api/status`, `powerdeal status`, the page. No secrets in it. */
 export interface ServiceStatus {
@@ -25,6 +26,8 @@ export interface ServiceStatus {
   disk: DiskState | null;
   /** Where a corrupt database found at start was moved to, or null. */
   quarantined: string | null;
+  /** Trading on or off (and why), the current offer, counts; absent where the service has no trading. */
+  trading?: TradingStatus;
 }
 
 export function serviceStatus(parts: {
@@ -36,6 +39,7 @@ export function serviceStatus(parts: {
   link: Link | undefined;
   disk: DiskState | null;
   modules: ModuleReport[];
+  trading?: TradingStatus;
 }): ServiceStatus {
   const now = parts.ctx.now();
   return {
@@ -52,5 +56,6 @@ export function serviceStatus(parts: {
     outbox: parts.store?.outbox.stats(now) ?? null,
     disk: parts.disk,
     quarantined: parts.store?.quarantined ?? null,
+    ...(parts.trading ? { trading: parts.trading } : {}),
   };
 }

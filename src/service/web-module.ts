@@ -8,7 +8,6 @@ import { statusRoutes } from './routes.js';
 import type { Service } from './service.js';
 import { type PageStatus, publicConfig, withoutUserinfo } from './web-page-status.js';
 import { TodayCounters } from './web-readings.js';
-import { RelayOverrides } from './web-relays.js';
 import { EMPTY_TRADE_BOOK, type TradeBook } from './web-trades.js';
 import { StatusWatch } from './web-watch.js';
 
@@ -45,7 +44,8 @@ export function createWebModule(
       const now = () => ctx.now();
       const trades = opts.trades ?? EMPTY_TRADE_BOOK;
       const tokens = createTokenGate(cfg.tokenFile);
-      const relays = new RelayOverrides(service.hardware.relays, ctx.config, log, now);
+      // One set of relay modes for the page and the engine: an override here wins over trading.
+      const relays = service.relays;
       const today = new TodayCounters(service.store.readings);
       const config = publicConfig(ctx.config);
       const hub = new SseHub({
@@ -111,6 +111,9 @@ export function createWebModule(
           today: today.compute(snapshot, now()),
           cycle: { cycles: stats.cycles, lastDurationMs: stats.lastDurationMs, overruns: stats.overruns },
           relays: relays.list(),
+          trading: service.trading.status(now()),
+          trades: trades.trades(midnight()),
+          offers: trades.offers(midnight()),
         });
       };
       service.events.on('snapshot', onSnapshot);

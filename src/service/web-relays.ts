@@ -59,11 +59,16 @@ export class RelayOverrides {
     return this.modes.has(id);
   }
 
+  /** The level `auto` means for a relay: the safe state, unless automation says otherwise. */
+  protected autoLevel(relay: Relay): boolean {
+    return relay.safeState;
+  }
+
   /** Applies a mode; rejects (and the relay keeps its previous mode) when the line cannot be written. */
   async set(id: string, mode: RelayMode): Promise<RelayView> {
     const relay = this.relays.find((r) => r.id === id);
     if (!relay) throw new Error(`no relay ${id}`);
-    const on = mode === 'auto' ? relay.safeState : mode === 'on';
+    const on = mode === 'auto' ? this.autoLevel(relay) : mode === 'on';
     try {
       await relay.set(on);
       this.levels.set(id, on);

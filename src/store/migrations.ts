@@ -110,6 +110,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'trading: engine state, trades history',
+    sql: `
+      -- The trading engine's durable state, one JSON row written in the transaction of each step's messages.
+      CREATE TABLE engine_state (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT, updated_at INTEGER);
+
+      -- Every trade and request as this home saw it (the long history; the engine state keeps 48 h).
+      -- id = the trade id once confirmed, else the accept id; state uses the page and CLI names.
+      CREATE TABLE trades (
+        id TEXT PRIMARY KEY,
+        accept_id TEXT,
+        slot_start INTEGER,
+        role TEXT,
+        counterparty TEXT,
+        energy_wh INTEGER,
+        price_cents_per_kwh REAL,
+        state TEXT,
+        reject_reason TEXT,
+        own_alloc_wh INTEGER,
+        peer_alloc_wh INTEGER,
+        settled_wh INTEGER,
+        updated_at INTEGER
+      );
+      CREATE INDEX trades_by_slot ON trades (slot_start);
+      -- The page asks for what changed since a time.
+      CREATE INDEX trades_by_update ON trades (updated_at);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -280,6 +280,38 @@ export function createMetrics(view: () => MetricsView): Metrics {
     },
   );
   counter('powerdeal_offers_total', 'Offers published', [], (set, x) => set({}, x.trades.offers));
+  gauge('powerdeal_trading_on', 'Whether trading runs (1) or is off (0, see /api/status)', [], (set, x) =>
+    set({}, x.status.trading?.state === 'on' ? 1 : 0),
+  );
+  gauge(
+    'powerdeal_trading_net_power_watts',
+    "The engine's smoothed surplus (+) or deficit (−), W",
+    [],
+    (set, x) => {
+      const net = x.status.trading?.netW;
+      if (net !== null && net !== undefined) set({}, net);
+    },
+  );
+  gauge(
+    'powerdeal_trading_offer_available_wh',
+    'Energy still unsold in the current offer, Wh (0 without one)',
+    [],
+    (set, x) => set({}, x.status.trading?.offer?.availableWh ?? 0),
+  );
+  counter(
+    'powerdeal_actuator_commands_total',
+    "The engine's relay and export-limit commands, by outcome",
+    ['kind', 'outcome'],
+    (set, x) => {
+      const a = x.status.trading?.actuation;
+      if (!a) return;
+      set({ kind: 'relay', outcome: 'done' }, a.relaySwitches);
+      set({ kind: 'relay', outcome: 'failed' }, a.relayFailures);
+      set({ kind: 'relay', outcome: 'overridden' }, a.relayOverridden);
+      set({ kind: 'export-limit', outcome: 'done' }, a.exportLimitWrites);
+      set({ kind: 'export-limit', outcome: 'failed' }, a.exportLimitFailures);
+    },
+  );
 
   gauge('powerdeal_web_event_clients', 'Live-page (server-sent events) connections', [], (set, x) =>
     set({}, x.sseClients),

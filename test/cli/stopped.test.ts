@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { waitFor } from '../helpers/ports.js';
 import { createHome, scannedUnits, type TestHome } from './home.js';
 import { seedStore } from './seed.js';
@@ -160,7 +161,7 @@ describe('verbs with the service stopped', () => {
     const r = await home.cli('restore', backup, '--json');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { keptAs: string; schemaVersion: number };
-    expect(out.schemaVersion).toBe(1);
+    expect(out.schemaVersion).toBe(MIGRATIONS.at(-1)?.version);
     expect(existsSync(out.keptAs)).toBe(true);
     const kept = new Database(out.keptAs, { readonly: true });
     expect(kept.prepare('SELECT class FROM outbox ORDER BY row_id').all()).toEqual([

@@ -5,7 +5,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { configSchema, type MqttConfig } from '../../src/config/schema.js';
 import { createLink, type Link, type LinkContext } from '../../src/link/link.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
-import { createEnvelope, encodeEnvelope, type MessageType } from '../../src/protocol/envelope.js';
+import { createEnvelope, encodeEnvelope } from '../../src/protocol/envelope.js';
 import { telemetryMessage } from '../../src/protocol/messages.js';
 import { homeTopic, type TopicKind } from '../../src/protocol/topics.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -17,6 +17,7 @@ import {
   stopAllMosquittos,
 } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
+import { sampleBody, type TradingType } from '../helpers/trading-bodies.js';
 
 /** Shared parts of the link tests: a real store in a temp dir, config through the real schema, a receiver. */
 
@@ -133,26 +134,51 @@ export function linkParts(stopMs = 1000): LinkParts {
   return parts;
 }
 
-/** Where each class goes and as which envelope type: accepts and rejects to the neighbour's inbox. */
-const ROUTES: Record<
-  Exclude<OutboxClass, 'telemetry'>,
-  { to: 'self' | 'neighbour'; kind: TopicKind; type: MessageType }
-> = {
-  trade: { to: 'self', kind: 'trades', type: 'trade' },
-  'trade-ack': { to: 'neighbour', kind: 'inbox', type: 'ack' },
-  reject: { to: 'neighbour', kind: 'inbox', type: 'reject' },
-  settlement: { to: 'self', kind: 'trades', type: 'settlement' },
-  accept: { to: 'neighbour', kind: 'inbox', type: 'accept' },
-  offer: { to: 'self', kind: 'offer', type: 'offer' },
-};
+/**
+ * Where each class goes, as which envelope type and with which valid body (this home is the seller of its
+ * trades and offers, the neighbour the seller of what this home accepts).
+ */
 const NEIGHBOUR = 'home-2';
+const ROUTES: {
+  [C in Exclude<OutboxClass, 'telemetry'>]: {
+    to: 'self' | 'neighbour';
+    kind: TopicKind;
+    type: TradingType;
+    body: (home: string) => Record<string, unknown>;
+  };
+} = {
+  trade: {
+    to: 'self',
+    kind: 'trades',
+    type: 'trade',
+    body: (home) => sampleBody('trade', { seller: home, buyer: NEIGHBOUR }),
+  },
+  'trade-ack': { to: 'neighbour', kind: 'inbox', type: 'ack', body: () => sampleBody('ack') },
+  reject: {
+    to: 'neighbour',
+    kind: 'inbox',
+    type: 'reject',
+    body: (home) => sampleBody('reject', { seller: home }),
+  },
+  settlement: { to: 'self', kind: 'trades', type: 'settlement', body: () => sampleBody('settlement') },
+  accept: {
+    to: 'neighbour',
+    kind: 'inbox',
+    type: 'accept',
+    body: () => sampleBody('accept', { seller: NEIGHBOUR }),
+  },
+  offer: { to: 'self', kind: 'offer', type: 'offer', body: () => sampleBody('offer') },
+};
 
 export interface Produced {
   id: string;
   class: OutboxClass;
 }
 
-/** An outbox message of the given class, a valid envelope (trading bodies are placeholders). */
+/**
+ * An outbox message of the given class, a valid envelope. `payloadBytes` pads the wire form with that many
+ * bytes of trailing JSON whitespace: no valid body has room for free text, and receivers still parse it.
+ */
 export function makeMessage(
   store: Store,
   cls: OutboxClass,
@@ -170,22 +196,20 @@ export function makeMessage(
     );
   }
   const route = ROUTES[cls];
-  const body: Record<string, unknown> = { n };
-  if (extra.payloadBytes) body.pad = 'x'.repeat(extra.payloadBytes);
   const env = createEnvelope({
     type: route.type,
     from: home.id,
     zone: home.zone,
     seq: store.seq.next(),
     ts: now,
-    body,
+    body: route.body(home.id),
     ...(extra.expiresAt !== undefined ? { exp: extra.expiresAt } : {}),
   });
   const msg: OutboxMessage = {
     id: env.id,
     class: cls,
     topic: homeTopic(home.zone, route.to === 'self' ? home.id : NEIGHBOUR, route.kind),
-    payload: encodeEnvelope(env),
+    payload: Buffer.concat([encodeEnvelope(env), Buffer.alloc(extra.payloadBytes ?? 0, 0x20)]),
     retain: cls === 'offer',
   };
   if (extra.expiresAt !== undefined) msg.expiresAt = extra.expiresAt;

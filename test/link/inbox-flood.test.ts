@@ -7,6 +7,7 @@ import { createEnvelope, type Envelope, encodeEnvelope } from '../../src/protoco
 import { homeTopic } from '../../src/protocol/topics.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
+import { sampleBody } from '../helpers/trading-bodies.js';
 import { HOME, linkParts, mqttConfig } from './helpers.js';
 
 const INBOX = homeTopic(HOME.zone, HOME.id, 'inbox');
@@ -21,7 +22,7 @@ function accept(over: Partial<{ zone: string; exp: number; ts: number }> = {}): 
     seq: 1,
     ts: over.ts ?? now,
     exp: over.exp ?? now + 600_000,
-    body: { offerId: 'o', wh: 250 },
+    body: sampleBody('accept', { seller: HOME.id, energyWh: 250 }),
   });
 }
 

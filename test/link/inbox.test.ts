@@ -8,22 +8,27 @@ import {
   MAX_ENVELOPE_BYTES,
 } from '../../src/protocol/envelope.js';
 import { homeTopic } from '../../src/protocol/topics.js';
+import { sampleBody, type TradingType } from '../helpers/trading-bodies.js';
 import { HOME, type TempStore, tempStore, testLogger } from './helpers.js';
 
 const INBOX = homeTopic(HOME.zone, HOME.id, 'inbox');
 const NEIGHBOUR = 'home-2';
 const NEIGHBOUR_OFFER = homeTopic(HOME.zone, NEIGHBOUR, 'offer');
 
-function env(over: Partial<EnvelopeInput<Record<string, unknown>>> = {}): Envelope {
+/** A valid envelope from the neighbour, by default an accept of this home's offer; its body fits its type. */
+function env(
+  over: Partial<Omit<EnvelopeInput<Record<string, unknown>>, 'type'>> & { type?: TradingType } = {},
+): Envelope {
   const now = Date.now();
+  const type = over.type ?? 'accept';
   return createEnvelope({
-    type: 'accept',
+    type,
     from: NEIGHBOUR,
     zone: HOME.zone,
     seq: 1,
     ts: now,
     exp: now + 60_000,
-    body: { offerId: 'x', wh: 500 },
+    body: type === 'accept' ? sampleBody('accept', { seller: HOME.id }) : sampleBody(type),
     ...over,
   });
 }
@@ -88,6 +93,8 @@ describe('inbox', () => {
         homeTopic(HOME.zone, HOME.id, 'inbox'),
         wire({ ...valid, type: 'status', body: { state: 'maybe' } }),
       ],
+      ['bad-body', INBOX, wire({ ...valid, body: { ...valid.body, energyWh: -1 } })],
+      ['bad-body', INBOX, wire({ ...valid, body: { offerId: 'x', wh: 500 } })],
       ['unexpected-topic', homeTopic(HOME.zone, 'home-3', 'inbox'), encodeEnvelope(env())],
       ['unexpected-topic', homeTopic('zone-b', NEIGHBOUR, 'offer'), encodeEnvelope(env({ type: 'offer' }))],
       ['unexpected-topic', 'some/other/topic', encodeEnvelope(env())],
@@ -144,7 +151,7 @@ describe('inbox', () => {
       zone: HOME.zone,
       seq: 1,
       ts: Date.now(),
-      body: {},
+      body: sampleBody('offer'),
     });
     expect(own.handle(homeTopic(HOME.zone, HOME.id, 'offer'), encodeEnvelope(mine)).kind).toBe('own-offer');
     expect(own.handle(NEIGHBOUR_OFFER, Buffer.alloc(0))).toEqual({

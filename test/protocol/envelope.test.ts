@@ -9,6 +9,7 @@ import {
   signingBytes,
 } from '../../src/protocol/envelope.js';
 import { statusEnvelope, telemetryMessage } from '../../src/protocol/messages.js';
+import { sampleBody, TRADING_TYPES } from '../helpers/trading-bodies.js';
 
 const HOME = { id: 'home-42', zone: 'lyon-7' };
 const T = Date.UTC(2030, 5, 1, 12, 0, 0);
@@ -22,8 +23,15 @@ describe('envelope', () => {
       seq: 7,
       ts: T,
       exp: T + 60_000,
-      corr: createEnvelope({ type: 'offer', from: 'home-9', zone: 'lyon-7', seq: 1, ts: T, body: {} }).id,
-      body: { wh: 500, offerId: 'o-1' },
+      corr: createEnvelope({
+        type: 'offer',
+        from: 'home-9',
+        zone: 'lyon-7',
+        seq: 1,
+        ts: T,
+        body: sampleBody('offer'),
+      }).id,
+      body: sampleBody('accept', { seller: 'home-9' }),
     });
     const wire = encodeEnvelope(env);
     expect(wire.toString()).toBe(canonicalJson(env));
@@ -45,7 +53,15 @@ describe('envelope', () => {
   });
 
   it('refuses to build what receivers would refuse', () => {
-    const base = { type: 'trade' as const, from: 'home-42', zone: 'lyon-7', seq: 1, ts: T, body: {} };
+    const base = {
+      type: 'trade' as const,
+      from: 'home-42',
+      zone: 'lyon-7',
+      seq: 1,
+      ts: T,
+      body: sampleBody('trade'),
+    };
+    expect(() => createEnvelope(base)).not.toThrow();
     expect(() => createEnvelope({ ...base, from: 'Home 42' })).toThrow(EnvelopeError);
     expect(() => createEnvelope({ ...base, seq: -1 })).toThrow(EnvelopeError);
     expect(() => createEnvelope({ ...base, seq: 1.5 })).toThrow(EnvelopeError);
@@ -53,9 +69,26 @@ describe('envelope', () => {
     expect(() => createEnvelope({ ...base, type: 'status', body: { state: 'up', version: '1' } })).toThrow(
       /status body/,
     );
-    expect(() =>
-      encodeEnvelope(createEnvelope({ ...base, body: { pad: 'x'.repeat(MAX_ENVELOPE_BYTES) } })),
-    ).toThrow(/limit/);
+    expect(() => createEnvelope({ ...base, body: { ...base.body, energyWh: 0 } })).toThrow(/trade body/);
+    expect(() => createEnvelope({ ...base, body: { ...base.body, note: 'x' } })).toThrow(/trade body/);
+    // No valid body reaches the size limit, so the oversized envelope is built by hand.
+    const oversized = {
+      ...createEnvelope(base),
+      body: { ...base.body, pad: 'x'.repeat(MAX_ENVELOPE_BYTES) },
+    };
+    expect(() => encodeEnvelope(oversized)).toThrow(/limit/);
+  });
+
+  it('checks the body of every trading type, on both sides', () => {
+    for (const type of TRADING_TYPES) {
+      const input = { type, from: 'home-42', zone: 'lyon-7', seq: 1, ts: T, body: sampleBody(type) };
+      const wire = encodeEnvelope(createEnvelope(input));
+      expect(decodeEnvelope(wire)).toMatchObject({ ok: true, envelope: { type } });
+      const loose = { ...input, body: { n: 1 } };
+      expect(() => createEnvelope(loose), type).toThrow(new RegExp(`${type} body`));
+      const received = Buffer.from(JSON.stringify({ ...JSON.parse(wire.toString()), body: { n: 1 } }));
+      expect(decodeEnvelope(received), type).toMatchObject({ ok: false, reason: 'bad-body' });
+    }
   });
 
   it('covers everything but the signature in the signing bytes', () => {
@@ -65,7 +98,7 @@ describe('envelope', () => {
       zone: 'lyon-7',
       seq: 3,
       ts: T,
-      body: { wh: 1 },
+      body: sampleBody('trade'),
     });
     const signed = { ...env, sig: 'A'.repeat(86) };
     expect(signingBytes(signed)).toEqual(signingBytes(env));

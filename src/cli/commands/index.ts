@@ -7,6 +7,7 @@ import { register as devices } from './devices.js';
 import { register as dlq } from './dlq.js';
 import { register as gpio } from './gpio.js';
 import { register as i2c } from './i2c.js';
+import { register as keys } from './keys.js';
 import { register as logs } from './logs.js';
 import { register as modbus } from './modbus.js';
 import { register as outbox } from './outbox.js';
@@ -35,6 +36,7 @@ const verbs: Array<(program: Command) => void> = [
   outbox,
   dlq,
   trades,
+  keys,
   backup,
   restore,
   selftest,

@@ -23,6 +23,8 @@ interface SimFlags {
   meterUnit: string;
   sunspecBase: string;
   utcOffset?: string;
+  pinPv?: string;
+  pinLoad?: string;
   fault: string[];
 }
 
@@ -85,6 +87,13 @@ function optionsFromFlags(flags: SimFlags): SimulatorOptions {
 async function runSim(flags: SimFlags): Promise<void> {
   const opts = optionsFromFlags(flags);
   const faults = flags.fault.map(faultFlag);
+  // The same as `pin pv W` / `pin load W` on stdin, from the first request on.
+  const pins = {
+    ...(flags.pinPv === undefined ? {} : { pvPowerW: number('pin-pv', flags.pinPv, 0, 1_000_000, false) }),
+    ...(flags.pinLoad === undefined
+      ? {}
+      : { loadPowerW: number('pin-load', flags.pinLoad, 0, 1_000_000, false) }),
+  };
   if (opts.inverterUnit === opts.meterUnit) usage('--inverter-unit and --meter-unit must differ');
   const sim = await startSimulator(opts).catch((err: unknown) => {
     throw new CliError(`cannot start the simulator: ${err instanceof Error ? err.message : String(err)}`);
@@ -95,6 +104,7 @@ async function runSim(flags: SimFlags): Promise<void> {
     await sim.stop();
     usage(`--fault: ${err instanceof Error ? err.message : String(err)}`);
   }
+  sim.pin(pins);
 
   emit({
     event: 'listening',
@@ -109,6 +119,7 @@ async function runSim(flags: SimFlags): Promise<void> {
     seed: opts.seed,
     timeScale: opts.timeScale,
     pvKwp: opts.pvKwp,
+    pinned: pins,
     faults: sim.faults(),
   });
 
@@ -165,6 +176,8 @@ export function register(program: Command): void {
         .default('40000'),
     )
     .addOption(new Option('--utc-offset <minutes>', 'local time offset from UTC (default: the system zone)'))
+    .addOption(new Option('--pin-pv <W>', 'hold PV power at this value (like "pin pv W" on stdin)'))
+    .addOption(new Option('--pin-load <W>', 'hold the house load at this value (like "pin load W" on stdin)'))
     .addOption(
       new Option('--fault <unit:mode>', `start a unit in a fault (repeatable): ${SIM_FAULTS.join('|')}`)
         .argParser((value: string, previous: string[]) => [...previous, value])

@@ -4,6 +4,7 @@ import { ago, callService, connectService } from '../../control/cli.js';
 import { openDirectStore } from '../../control/direct-store.js';
 import type { HealthReport } from '../../service/health.js';
 import type { ServiceStatus } from '../../service/status.js';
+import type { TradingStatus } from '../../service/trading-status.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
 import { loadVerbConfig } from '../config-context.js';
 import { EXIT } from '../exit-codes.js';
@@ -49,7 +50,33 @@ function render(status: ServiceStatus, health: HealthReport): string {
       : dim('broker: none configured'),
   );
   if (status.outbox) lines.push(outboxLine(status.outbox));
+  if (status.trading) lines.push(...tradingLines(status.trading));
   return lines.join('\n');
+}
+
+/** Trading on or off (and why, with the fix), the role, the current offer and the deals. */
+function tradingLines(t: TradingStatus): string[] {
+  if (t.state === 'off') return [yellow(t.reason ?? 'trading off'), ...t.warnings.map((w) => yellow(w))];
+  const net = t.netW === null ? 'net unknown' : `net ${t.netW >= 0 ? '+' : ''}${t.netW} W`;
+  const parts = [`trading ${green('on')}: ${t.role ?? 'idle'}, ${net}`];
+  const o = t.offer;
+  if (o) {
+    parts.push(
+      `offer ${o.availableWh}/${o.energyWh} Wh at ${o.priceCentsPerKwh} c/kWh for ${new Date(o.slot).toISOString()} (${o.status})`,
+    );
+  }
+  const deals = Object.entries(t.deals)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
+  if (deals.length) parts.push(`deals ${deals.join(', ')}`);
+  if (t.loadsOn.length) parts.push(`loads on: ${t.loadsOn.join(', ')}`);
+  const a = t.actuation;
+  if (a && a.relayFailures + a.exportLimitFailures > 0) {
+    parts.push(
+      red(`actuator failures ${a.relayFailures + a.exportLimitFailures} (last: ${a.lastError ?? '?'})`),
+    );
+  }
+  return [parts.join('  '), ...t.warnings.map((w) => yellow(w))];
 }
 
 function outboxLine(o: OutboxStatsDetail): string {

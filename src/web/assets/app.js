@@ -13,6 +13,7 @@ import {
   renderSummary,
   renderToday,
   renderTrades,
+  renderTrading,
   renderWarnings,
 } from './view.js';
 
@@ -35,6 +36,7 @@ function renderAll() {
   renderLink(status.link);
   renderOutbox(status.outbox);
   renderDevices(status.devices);
+  renderTrading(status.trading);
   renderTrades(status.trades, status.offers);
   renderWarnings(status.warnings);
   renderRelays(status.relays, status.web?.stateChanges, setRelay);
@@ -51,9 +53,14 @@ const handlers = {
     status.snapshot = data.snapshot;
     status.today = data.today;
     status.relays = data.relays;
+    status.trading = data.trading;
+    status.trades = data.trades;
+    status.offers = data.offers;
     renderFlow(data.snapshot);
     renderToday(data.today);
     renderRelays(status.relays, status.web?.stateChanges, setRelay);
+    renderTrading(status.trading);
+    renderTrades(status.trades, status.offers);
     renderSummary(status);
     chart.push(data.snapshot);
   },

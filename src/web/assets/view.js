@@ -156,6 +156,51 @@ export function renderDevices(devices) {
   );
 }
 
+/** Trading on or off (and why, with the fix), the role, the net power and the offer being traded. */
+export function renderTrading(trading) {
+  const el = $('trading-state');
+  if (!trading) {
+    el.className = 'state warn';
+    text(el, 'Trading: not available');
+    list($('trading'), []);
+    return;
+  }
+  if (trading.state === 'off') {
+    el.className = `state ${trading.off === 'disabled' ? '' : 'warn'}`;
+    text(el, capital(trading.reason ?? 'trading off'));
+    list(
+      $('trading'),
+      trading.warnings.map((w) => ['Warning', w, 'warn']),
+    );
+    return;
+  }
+  el.className = 'state ok';
+  const role = { seller: 'selling', buyer: 'buying', idle: 'idle' }[trading.role] ?? 'idle';
+  text(el, `Trading on: ${role}`);
+  const o = trading.offer;
+  const rows = [
+    [
+      trading.netW !== null && trading.netW < 0 ? 'Deficit' : 'Surplus',
+      trading.netW === null ? 'unknown' : fmtPower(Math.abs(trading.netW)),
+    ],
+    ['Next slot', fmtTime(trading.tradingSlot)],
+    [
+      'Offer',
+      o
+        ? `${fmtEnergy(o.availableWh)} left of ${fmtEnergy(o.energyWh)} at ${o.priceCentsPerKwh} c/kWh for ${fmtTime(o.slot)} (${o.status})`
+        : 'none',
+    ],
+  ];
+  if (trading.loadsOn.length) rows.push(['Loads on', trading.loadsOn.join(', ')]);
+  const a = trading.actuation;
+  const failures = a ? a.relayFailures + a.exportLimitFailures : 0;
+  if (failures > 0) rows.push(['Switching failed', `${failures} (last: ${a.lastError ?? '?'})`, 'bad']);
+  for (const w of trading.warnings) rows.push(['Warning', w, 'warn']);
+  list($('trading'), rows);
+}
+
+const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
 export function renderTrades(trades, offers) {
   const box = $('trades');
   if (!trades?.length && !offers?.length) {
@@ -169,18 +214,17 @@ export function renderTrades(trades, offers) {
   }
   const ul = document.createElement('ul');
   for (const o of offers ?? []) {
-    ul.append(
-      Object.assign(document.createElement('li'), {
-        textContent: `Offer ${fmtTime(o.slot)}: ${fmtEnergy(o.remainingWh)} of ${fmtEnergy(o.energyWh)} at ${o.priceCentsPerKwh} c/kWh — ${o.state}`,
-      }),
-    );
+    const li = document.createElement('li');
+    li.dataset.offer = o.id;
+    li.textContent = `Offer for ${fmtTime(o.slot)}: ${fmtEnergy(o.remainingWh)} left of ${fmtEnergy(o.energyWh)} at ${o.priceCentsPerKwh} c/kWh — ${o.state}`;
+    ul.append(li);
   }
   for (const t of trades ?? []) {
-    ul.append(
-      Object.assign(document.createElement('li'), {
-        textContent: `${t.role === 'seller' ? 'Sold' : 'Bought'} ${fmtEnergy(t.energyWh)} ${t.role === 'seller' ? 'to' : 'from'} ${t.counterparty} for ${fmtTime(t.slot)} at ${t.priceCentsPerKwh} c/kWh — ${t.state}`,
-      }),
-    );
+    const li = document.createElement('li');
+    li.dataset.trade = t.id;
+    li.className = t.state === 'rejected' || t.state === 'expired' ? 'muted' : '';
+    li.textContent = `${t.role === 'seller' ? 'Sold' : 'Bought'} ${fmtEnergy(t.energyWh)} ${t.role === 'seller' ? 'to' : 'from'} ${t.counterparty} for ${fmtTime(t.slot)} at ${t.priceCentsPerKwh} c/kWh — ${t.state}`;
+    ul.append(li);
   }
   box.replaceChildren(ul);
 }
@@ -216,13 +260,21 @@ export function renderSummary(status) {
         ? `exporting ${fmtPower(-grid.value)}`
         : `importing ${fmtPower(grid.value)}`
       : '';
+  const offer = status.trading?.offer;
+  const deal =
+    offer && offer.status === 'open' && offer.exp > Date.now()
+      ? `offering ${fmtEnergy(offer.availableWh)}`
+      : '';
   const el = $('summary');
   el.className = problems.length ? 'summary bad' : 'summary';
   text(
     el,
     problems.length
       ? `Needs attention: ${problems.join('; ')}`
-      : `Working normally${flow ? `, ${flow}` : ''}.`,
+      : `Working normally${[flow, deal]
+          .filter(Boolean)
+          .map((s) => `, ${s}`)
+          .join('')}.`,
   );
 }
 

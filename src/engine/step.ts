@@ -1,0 +1,136 @@
+import type { Snapshot } from '../core/quantities.js';
+import {
+  acceptBodySchema,
+  ackBodySchema,
+  offerBodySchema,
+  rejectBodySchema,
+  settlementBodySchema,
+  tradeBodySchema,
+} from '../protocol/trading.js';
+import { actuateLoads, limitExport } from './actuation.js';
+import { handleAccept } from './authority.js';
+import { buyerTick, dropMarketOffer, handleOffer, handleReject, handleTrade, pruneMarket } from './buyer.js';
+import { goodValue, newContext, type StepContext } from './context.js';
+import { pruneHistory } from './history.js';
+import { expireOffers, sellerTick } from './seller.js';
+import { handleAck, handleSettlement, recordMeter, settleDue } from './settlement.js';
+import { tradingSlot } from './slots.js';
+import { gridEstimate, observeGridPower } from './smoothing.js';
+import { type Durable, durableOf, toState, type Volatile, volatileOf } from './state.js';
+import { fireTimers, wakeAt } from './timers.js';
+import type { EngineConfig, EngineEvent, EngineState, InboundMessage, StepResult } from './types.js';
+
+const HOME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+const BODY_SCHEMAS = {
+  offer: offerBodySchema,
+  accept: acceptBodySchema,
+  trade: tradeBodySchema,
+  reject: rejectBodySchema,
+  ack: ackBodySchema,
+  settlement: settlementBodySchema,
+} as const;
+
+/**
+ * One engine step. Total: whatever the event, it returns a state and commands and never throws; an input that
+ * does not fit (a malformed body, a message from this home itself, a time that is not a number) changes
+ * nothing. The input state is never modified; an unchanged durable part is returned as the same object.
+ */
+export function step(cfg: EngineConfig, state: EngineState, event: EngineEvent, now: number): StepResult {
+  if (!Number.isFinite(now)) return { state, commands: [] };
+  try {
+    return dispatch(cfg, state, event, now);
+  } catch {
+    // Unreachable for states this engine made; an input it cannot use is dropped, as the contract says.
+    return { state, commands: [] };
+  }
+}
+
+function dispatch(cfg: EngineConfig, state: EngineState, event: EngineEvent, now: number): StepResult {
+  const prev = durableOf(state);
+  let d = prev;
+  let vol: Volatile = { ...volatileOf(state), now };
+  const ctx = newContext(cfg, now, prev.counter);
+  let timersRan = false;
+  switch (event.kind) {
+    case 'start':
+      // After a restart the relays are at their safe state (off) and may switch on at once.
+      vol = {
+        ...vol,
+        loads: cfg.flexLoads.map(() => ({ on: false, since: null })),
+        exportLimitPct: undefined,
+        wakeAt: 0,
+        emptyScan: null,
+      };
+      break;
+    case 'tick': {
+      const r = tick(d, vol, ctx, event.snapshot);
+      d = r.d;
+      vol = r.vol;
+      timersRan = r.timersRan;
+      break;
+    }
+    case 'message':
+      d = message(d, ctx, event.message);
+      break;
+    case 'offer-withdrawn':
+      d = dropMarketOffer(d, event.home);
+      break;
+  }
+  if (ctx.counter !== d.counter) d = { ...d, counter: ctx.counter };
+  vol.grid = gridEstimate(vol, cfg, now);
+  if (timersRan || d.deals !== prev.deals) vol = { ...vol, wakeAt: wakeAt(d, cfg, now) };
+  const durable = d === prev ? state.durable : d;
+  return { state: toState(durable as Durable, vol), commands: ctx.commands };
+}
+
+function tick(
+  d0: Durable,
+  vol0: Volatile,
+  ctx: StepContext,
+  snapshot: Snapshot,
+): { d: Durable; vol: Volatile; timersRan: boolean } {
+  const { cfg, now } = ctx;
+  let d = d0;
+  let vol = vol0;
+  const gridW = goodValue(snapshot, 'gridPowerW');
+  if (gridW !== null) vol = observeGridPower(vol, cfg, gridW, now);
+  d = recordMeter(d, ctx, snapshot);
+
+  const timersRan = now >= vol.wakeAt;
+  if (timersRan) {
+    d = fireTimers(d, ctx);
+    d = settleDue(d, vol, ctx);
+    d = pruneHistory(d, cfg, now);
+    d = pruneMarket(d, now);
+  }
+  d = expireOffers(d, now);
+
+  const grid = gridEstimate(vol, cfg, now);
+  const slot = tradingSlot(now, cfg.slotMs);
+  d = sellerTick(d, ctx, grid, slot);
+  const bought = buyerTick(d, vol, ctx, grid, slot);
+  d = bought.d;
+  vol = actuateLoads(d, bought.vol, ctx);
+  vol = limitExport(d, vol, ctx, snapshot);
+  return { d, vol, timersRan };
+}
+
+function message(d: Durable, ctx: StepContext, m: InboundMessage): Durable {
+  if (!HOME_ID.test(m.from) || m.from === ctx.cfg.homeId) return d;
+  if (!BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return d;
+  switch (m.type) {
+    case 'offer':
+      return handleOffer(d, ctx, m.from, m.id, m.exp, m.body);
+    case 'accept':
+      return handleAccept(d, ctx, m.from, m.id, m.body);
+    case 'trade':
+      return handleTrade(d, ctx, m.from, m.id, m.body);
+    case 'reject':
+      return handleReject(d, ctx, m.from, m.body);
+    case 'ack':
+      return handleAck(d, ctx, m.from, m.body);
+    case 'settlement':
+      return handleSettlement(d, ctx, m.from, m.id, m.body);
+  }
+}

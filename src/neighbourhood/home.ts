@@ -1,0 +1,248 @@
+import type { Engine } from '../engine/types.js';
+import { createInbox, type Inbox } from '../link/inbox.js';
+import type { Logger } from '../log/logger.js';
+import type { Signer, Verify } from '../protocol/signing.js';
+import { homeTopic } from '../protocol/topics.js';
+import { openStore } from '../store/index.js';
+import { type ActuatorCommand, TradingHost } from '../trading/host.js';
+import type { SimBroker, WireMessage } from './broker.js';
+import type { FaultCounts } from './faults.js';
+import type { Network } from './network.js';
+import { HomePlant, type PlantSpec } from './plant.js';
+import { PowerCutStore } from './power-cut-store.js';
+import type { Random } from './random.js';
+import type { Scheduler } from './scheduler.js';
+import { SimLink } from './sim-link.js';
+import { ROGUE_ID, type WireRecorder } from './wire.js';
+
+export interface HomeSetup {
+  id: string;
+  zone: string;
+  plant: PlantSpec;
+  cycleMs: number;
+  /** First cycle at start + phaseMs. */
+  phaseMs: number;
+  engine: Engine;
+  signer: Signer;
+  verify: Verify | undefined;
+}
+
+export interface HomeWorld {
+  sched: Scheduler;
+  broker: SimBroker;
+  net: Network;
+  recorder: WireRecorder;
+  /** Link timings (connect delays). */
+  linkRnd: Random;
+  counts: FaultCounts;
+  log: Logger;
+  /** A home died: schedule its restart. */
+  onDeath: (home: SimHome) => void;
+}
+
+export type CrashPoint = 'betweenSteps' | 'afterCommit' | 'midCommit';
+
+/** One running controller process: everything in memory, lost when it dies. */
+interface Proc {
+  alive: boolean;
+  host: TradingHost;
+  inbox: Inbox;
+  link: SimLink;
+}
+
+const LINK = { maxInFlight: 32, ackTimeoutMs: 10_000 };
+/**
+ * An armed crash that found no commit to interrupt within this long happens anyway (buyers commit
+ * seldom: a few accepts and acknowledgements per slot).
+ */
+const ARMED_CRASH_DEADLINE_MS = 20 * 60_000;
+/** Payloads a home accepted, kept for the rogue client's replays. */
+const REMEMBERED = 16;
+
+/**
+ * A simulated home: a real Store (in memory, kept across crashes), a real TradingHost with a real engine
+ * and signer, a real inbox (validation, signature check, dedupe) and a simulated link, fed by a seeded
+ * plant every cycle. A crash throws away the process (host, inbox, link, relays) and a restart builds
+ * new ones over the same Store, so only what was committed survives.
+ */
+export class SimHome {
+  readonly id: string;
+  readonly plant: HomePlant;
+  readonly store: PowerCutStore;
+  readonly inboxTopic: string;
+  private proc: Proc | null = null;
+  private cycle = 0;
+  private afterCommitArmed = false;
+  readonly crashes: Record<CrashPoint, number> = { betweenSteps: 0, afterCommit: 0, midCommit: 0 };
+  restarts = 0;
+  /** Recently accepted payloads with their expiry (for replays). */
+  readonly accepted: { payload: Buffer; topic: string; exp: number | undefined }[] = [];
+
+  constructor(
+    readonly setup: HomeSetup,
+    private readonly world: HomeWorld,
+    start: number,
+  ) {
+    this.id = setup.id;
+    this.plant = new HomePlant(setup.plant, start);
+    this.store = new PowerCutStore(
+      openStore({ path: ':memory:', log: world.log, now: () => world.sched.now, readingsFlushMs: 0 }),
+    );
+    this.inboxTopic = homeTopic(setup.zone, setup.id, 'inbox');
+  }
+
+  get up(): boolean {
+    return this.proc !== null;
+  }
+
+  get connected(): boolean {
+    return this.proc?.link.isConnected === true;
+  }
+
+  /** The running host (for the report, after the heal period). */
+  get host(): TradingHost {
+    if (!this.proc) throw new Error(`${this.id} is down`);
+    return this.proc.host;
+  }
+
+  /** Starts the first cycle loop and the first process. */
+  begin(): void {
+    this.world.sched.after(this.setup.phaseMs, () => this.tickLoop());
+    this.boot();
+  }
+
+  /** A new process over the same Store: a new host (from the stored state), inbox and link. */
+  boot(): void {
+    if (this.proc) return;
+    const { sched, broker, net, recorder, log } = this.world;
+    const home = { id: this.id, zone: this.setup.zone };
+    this.store.restore();
+    this.afterCommitArmed = false;
+    const proc = {} as Proc;
+    proc.alive = true;
+    proc.host = new TradingHost({
+      home,
+      engine: this.setup.engine,
+      store: this.store,
+      signer: this.setup.signer,
+      now: () => sched.now,
+      log,
+      actuate: (cmds) => this.actuate(proc, cmds),
+      notify: () => this.notified(proc),
+    });
+    proc.inbox = createInbox({
+      home,
+      store: this.store,
+      log,
+      now: () => sched.now,
+      onMessage: (env) => proc.host.message(env),
+      onOfferWithdrawn: (h) => proc.host.offerWithdrawn(h),
+      ...(this.setup.verify ? { verify: this.setup.verify } : {}),
+    });
+    proc.link = new SimLink({
+      home: this.id,
+      outbox: this.store.inner.outbox,
+      broker,
+      net,
+      sched,
+      subscriber: {
+        id: this.id,
+        filters: proc.inbox.subscriptions,
+        receive: (msg) => this.receive(proc, msg),
+      },
+      onPublished: (msg) => recorder.publishedBy(this.id, msg),
+      ...LINK,
+    });
+    this.proc = proc;
+    proc.host.start();
+    if (proc.alive) this.connectLater(proc);
+  }
+
+  /** Kills the process at the given point (an armed point waits for the next commit, up to a deadline). */
+  crash(point: CrashPoint): void {
+    const proc = this.proc;
+    if (!proc) return;
+    if (point === 'betweenSteps') {
+      this.die(proc, point);
+      return;
+    }
+    if (point === 'afterCommit') this.afterCommitArmed = true;
+    else this.store.arm(() => this.die(proc, 'midCommit'));
+    this.world.sched.after(ARMED_CRASH_DEADLINE_MS, () => {
+      if (this.proc === proc && (this.afterCommitArmed || this.store.isArmed)) this.die(proc, 'betweenSteps');
+    });
+  }
+
+  /** Cancels an armed crash (the heal period). */
+  disarm(): void {
+    this.afterCommitArmed = false;
+    this.store.disarm();
+  }
+
+  /** The network cut the home off. */
+  partitioned(): void {
+    this.proc?.link.disconnect();
+  }
+
+  /** The network is back: the link reconnects after its backoff. */
+  reachable(): void {
+    if (this.proc) this.connectLater(this.proc);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private tickLoop(): void {
+    const { sched } = this.world;
+    const proc = this.proc;
+    if (proc) proc.host.tick(this.plant.snapshot(sched.now, this.cycle++));
+    sched.after(this.setup.cycleMs, () => this.tickLoop());
+  }
+
+  private connectLater(proc: Proc): void {
+    const delay = this.world.linkRnd.int(500, 3_000);
+    this.world.sched.after(delay, () => {
+      if (this.proc === proc && proc.alive && !this.world.net.isCut(this.id)) proc.link.connect();
+    });
+  }
+
+  private receive(proc: Proc, msg: WireMessage): boolean {
+    if (!proc.alive) return false;
+    const rogue = msg.from === ROGUE_ID;
+    const outcome = rogue
+      ? this.store.unarmed(() => proc.inbox.handle(msg.topic, msg.payload))
+      : proc.inbox.handle(msg.topic, msg.payload);
+    // A message step finishes its after-commit work in a microtask.
+    this.world.sched.yieldAfterEvent();
+    if (outcome.kind === 'accepted' && !rogue) {
+      this.accepted.push({ payload: msg.payload, topic: msg.topic, exp: outcome.envelope.exp });
+      if (this.accepted.length > REMEMBERED) this.accepted.shift();
+    }
+    return proc.alive;
+  }
+
+  private notified(proc: Proc): void {
+    if (!proc.alive) return;
+    if (this.afterCommitArmed) this.die(proc, 'afterCommit');
+    else proc.link.notify();
+  }
+
+  private actuate(proc: Proc, cmds: ReadonlyArray<ActuatorCommand>): void {
+    if (!proc.alive) return;
+    for (const c of cmds) if (c.kind === 'relay') this.plant.setRelay(c.id, c.on);
+  }
+
+  private die(proc: Proc, point: CrashPoint): void {
+    if (!proc.alive) return;
+    proc.alive = false;
+    proc.link.stop();
+    this.plant.allOff();
+    this.afterCommitArmed = false;
+    if (point !== 'midCommit') this.store.disarm();
+    if (this.proc === proc) this.proc = null;
+    this.crashes[point]++;
+    this.world.counts.crashes[point]++;
+    this.world.onDeath(this);
+  }
+}

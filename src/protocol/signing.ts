@@ -1,0 +1,53 @@
+import { type KeyObject, sign, verify } from 'node:crypto';
+import type { VerifyFailure } from '../link/inbox.js';
+import { type Envelope, signingBytes } from './envelope.js';
+import { KeyError, type Keyring } from './keyring.js';
+
+/**
+ * Ed25519 signatures over an envelope's signing bytes (its canonical JSON without `sig`), so any
+ * receiver can rebuild the signed bytes from the object it parsed.
+ */
+
+export interface Signer {
+  readonly homeId: string;
+  /** A copy of the envelope with `sig` set. */
+  sign<B extends object>(env: Envelope<B>): Envelope<B>;
+}
+
+export function createSigner(homeId: string, privateKey: KeyObject): Signer {
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new KeyError(`the signing key of ${homeId} must be an Ed25519 private key`);
+  }
+  return {
+    homeId,
+    sign<B extends object>(env: Envelope<B>): Envelope<B> {
+      // A home signs only its own messages: anything else is a bug that receivers would refuse anyway.
+      if (env.from !== homeId)
+        throw new Error(`signer of ${homeId} asked to sign a message from ${env.from}`);
+      const sig = sign(null, signingBytes(env), privateKey).toString('base64url');
+      return { ...env, sig };
+    },
+  };
+}
+
+export type Verify = (env: Envelope, payload: Buffer) => VerifyFailure | null;
+
+/**
+ * Checks a received envelope against the zone keyring: null when it is signed by a key of its sender.
+ * The keys are the keyring's parsed KeyObjects; each message costs one verification (two while its sender
+ * is changing keys and still signs with the previous one).
+ */
+export function createVerifier(keyring: Keyring): Verify {
+  return (env) => {
+    if (env.sig === undefined) return 'unsigned';
+    const current = env.zone === keyring.zone ? keyring.members.get(env.from) : undefined;
+    if (!current) return 'unknown-sender';
+    const bytes = signingBytes(env);
+    const sig = Buffer.from(env.sig, 'base64url');
+    if (verify(null, bytes, current, sig)) return null;
+    for (const key of keyring.previousKeys?.get(env.from) ?? []) {
+      if (verify(null, bytes, key, sig)) return null;
+    }
+    return 'bad-signature';
+  };
+}
