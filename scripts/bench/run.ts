@@ -7,6 +7,7 @@ import { benchLink } from './link.js';
 import { benchModbus } from './modbus.js';
 import { benchNeighbourhood } from './neighbourhood.js';
 import { benchService } from './service.js';
+import { benchSigning } from './signing.js';
 import { benchStore } from './store.js';
 import { benchWeb } from './web.js';
 
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   store: benchStore,
   link: benchLink,
   service: benchService,
+  signing: benchSigning,
   web: benchWeb,
   neighbourhood: () => benchNeighbourhood(),
 };

@@ -5,7 +5,7 @@ import { slotWh } from './slots.js';
 import { type Deal, type Durable, type MarketOffer, own, type Volatile } from './state.js';
 
 /**
- * The buyer: keeps the neighbours' latest offers, asks for what the home needs in the next slot from the
+ * The buyer: keeps the neighbours' latest offers (in memory: see Volatile.market), asks for what the home needs in the next slot from the
  * cheapest valid offer, re-sends unanswered accepts, and records every trade a seller confirms (the seller is
  * the authority, so a late or unexpected trade is still binding) and acknowledges it.
  */
@@ -24,15 +24,15 @@ function supersedes(b: MarketOffer, a: MarketOffer): boolean {
 }
 
 export function handleOffer(
-  d: Durable,
+  vol: Volatile,
   ctx: StepContext,
   from: string,
   envId: string,
   exp: number | undefined,
   o: OfferBody,
-): Durable {
+): Volatile {
   const { cfg, now } = ctx;
-  if (o.slot <= now || o.slotMs !== cfg.slotMs) return d;
+  if (o.slot <= now || o.slotMs !== cfg.slotMs) return vol;
   const entry: MarketOffer = {
     slot: o.slot,
     version: o.version,
@@ -42,27 +42,28 @@ export function handleOffer(
     exp: exp ?? o.slot,
     id: envId,
   };
-  if (entry.exp <= now) return d;
-  const cur = own(d.market, from);
-  if (cur && cur.exp > now && !supersedes(entry, cur)) return d;
-  return { ...d, market: { ...d.market, [from]: entry } };
+  if (entry.exp <= now) return vol;
+  const cur = own(vol.market, from);
+  // The same message again (offers are not deduplicated: a redelivery or a retained copy) changes nothing.
+  if (cur && cur.exp > now && (cur.id === envId || !supersedes(entry, cur))) return vol;
+  return { ...vol, market: { ...vol.market, [from]: entry } };
 }
 
-export function dropMarketOffer(d: Durable, home: string): Durable {
-  if (!own(d.market, home)) return d;
-  const { [home]: _gone, ...market } = d.market;
-  return { ...d, market };
+export function dropMarketOffer(vol: Volatile, home: string): Volatile {
+  if (!own(vol.market, home)) return vol;
+  const { [home]: _gone, ...market } = vol.market;
+  return { ...vol, market };
 }
 
 /** Forgets offers past their expiry. */
-export function pruneMarket(d: Durable, now: number): Durable {
+export function pruneMarket(vol: Volatile, now: number): Volatile {
   let market: Record<string, MarketOffer> | null = null;
-  for (const [home, o] of Object.entries(d.market)) {
+  for (const [home, o] of Object.entries(vol.market)) {
     if (o.exp > now) continue;
-    market ??= { ...d.market };
+    market ??= { ...vol.market };
     delete market[home];
   }
-  return market ? { ...d, market } : d;
+  return market ? { ...vol, market } : vol;
 }
 
 // ---- asking ----
@@ -91,7 +92,7 @@ export function buyerTick(
   const { cfg, now } = ctx;
   if (grid === null || now >= slot || sellsFor(d, slot)) return { d, vol };
   const scan = vol.emptyScan;
-  if (scan && scan.slot === slot && scan.market === d.market && scan.deals === d.deals) return { d, vol };
+  if (scan && scan.slot === slot && scan.market === vol.market && scan.deals === d.deals) return { d, vol };
 
   let covered = 0;
   let open = 0;
@@ -111,7 +112,15 @@ export function buyerTick(
 
   let next = d;
   while (uncovered >= cfg.minTradeWh && open < MAX_OPEN_ACCEPTS) {
-    const pick = cheapest(next, cfg.homeId, cfg.minTradeWh, cfg.maxBuyPriceCentsPerKwh, slot, now, asked);
+    const pick = cheapest(
+      vol.market,
+      cfg.homeId,
+      cfg.minTradeWh,
+      cfg.maxBuyPriceCentsPerKwh,
+      slot,
+      now,
+      asked,
+    );
     if (!pick) break;
     const [seller, offer] = pick;
     const energyWh = Math.min(uncovered, offer.availableWh);
@@ -156,13 +165,13 @@ export function buyerTick(
     uncovered -= energyWh;
     open++;
   }
-  if (next === d) return { d, vol: { ...vol, emptyScan: { market: d.market, deals: d.deals, slot } } };
+  if (next === d) return { d, vol: { ...vol, emptyScan: { market: vol.market, deals: d.deals, slot } } };
   return { d: next, vol };
 }
 
 /** The valid offer to ask: cheapest, then most available, then lowest seller id. */
 function cheapest(
-  d: Durable,
+  market: Record<string, MarketOffer>,
   self: string,
   minWh: number,
   maxPrice: number,
@@ -171,7 +180,7 @@ function cheapest(
   asked: ReadonlySet<string>,
 ): [string, MarketOffer] | null {
   let best: [string, MarketOffer] | null = null;
-  for (const [seller, o] of Object.entries(d.market)) {
+  for (const [seller, o] of Object.entries(market)) {
     if (seller === self || o.slot !== slot || o.exp <= now) continue;
     if (o.availableWh < minWh || o.priceCentsPerKwh > maxPrice || asked.has(`${seller}/${o.version}`))
       continue;
@@ -266,15 +275,21 @@ export function handleTrade(
   };
 }
 
-export function handleReject(d: Durable, ctx: StepContext, from: string, r: RejectBody): Durable {
-  if (r.seller !== from) return d;
+export function handleReject(
+  d: Durable,
+  vol: Volatile,
+  ctx: StepContext,
+  from: string,
+  r: RejectBody,
+): { d: Durable; vol: Volatile } {
+  if (r.seller !== from) return { d, vol };
   const i = findDealIndex(
     d.deals,
     (x) => x.role === 'buyer' && x.acceptId === r.acceptId && x.counterparty === from,
   );
   const deal = i >= 0 ? d.deals[i]! : undefined;
-  if (!deal || (deal.status !== 'requested' && deal.status !== 'expired')) return d;
-  let next: Durable = {
+  if (!deal || (deal.status !== 'requested' && deal.status !== 'expired')) return { d, vol };
+  const next: Durable = {
     ...d,
     deals: replaceDeal(d.deals, i, {
       ...deal,
@@ -285,12 +300,10 @@ export function handleReject(d: Durable, ctx: StepContext, from: string, r: Reje
     }),
   };
   // A version refusal tells what the seller has now: the next tick may ask again against it.
-  const cur = own(next.market, from);
+  const cur = own(vol.market, from);
   if (r.reason === 'version' && cur && cur.slot === r.slot && r.version > cur.version) {
-    next = {
-      ...next,
-      market: { ...next.market, [from]: { ...cur, version: r.version, availableWh: r.availableWh } },
-    };
+    const market = { ...vol.market, [from]: { ...cur, version: r.version, availableWh: r.availableWh } };
+    return { d: next, vol: { ...vol, market } };
   }
-  return next;
+  return { d: next, vol };
 }

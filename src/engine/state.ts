@@ -76,7 +76,10 @@ export type Deal = {
   ts: number;
 };
 
-/** The latest offer message of a neighbour. */
+/**
+ * The latest offer message of a neighbour. Kept in memory only: a restarted home relearns its neighbours'
+ * offers from the retained messages the broker delivers when it subscribes again.
+ */
 export type MarketOffer = {
   slot: number;
   version: number;
@@ -107,7 +110,6 @@ export type Durable = {
   offers: OwnOffer[];
   deals: Deal[];
   answers: Record<string, StoredAnswer>;
-  market: Record<string, MarketOffer>;
   /** Ascending slot, the last few only. */
   meter: MeterReading[];
   measured: Measured[];
@@ -120,6 +122,8 @@ export type SlotIntegral = { slot: number; importWh: number; exportWh: number; c
 export type LoadState = { on: boolean; since: number | null };
 
 export type Volatile = {
+  /** The neighbours' latest offers, by seller. */
+  market: Record<string, MarketOffer>;
   /** Smoothed gridPowerW (+ import), null before the first good sample. */
   ema: number | null;
   /** Time and value of the last good gridPowerW sample. */
@@ -166,7 +170,6 @@ export function initialDurable(): Durable {
     offers: [],
     deals: [],
     answers: {},
-    market: {},
     meter: [],
     measured: [],
     totals: emptyTotals(),
@@ -175,6 +178,7 @@ export function initialDurable(): Durable {
 
 export function initialVolatile(config: EngineConfig, now: number): Volatile {
   return {
+    market: {},
     ema: null,
     lastGoodAt: null,
     lastGoodW: 0,
@@ -256,6 +260,10 @@ const dealSchema = z.object({
   ts: time,
 });
 
+/**
+ * Keys it does not list are dropped (z.object strips them): a state stored by an older version still has
+ * the neighbours' offers under `market`, which now live in memory only.
+ */
 const durableSchema = z.object({
   v: z.literal(1),
   counter: count,
@@ -267,18 +275,6 @@ const durableSchema = z.object({
       z.object({ slot: int, type: z.literal('trade'), tradeId: z.string() }),
       z.object({ slot: int, type: z.literal('reject'), body: rejectBodySchema }),
     ]),
-  ),
-  market: z.record(
-    z.string(),
-    z.object({
-      slot: int,
-      version: count,
-      energyWh: count,
-      availableWh: count,
-      priceCentsPerKwh: z.number().finite(),
-      exp: time,
-      id: z.string(),
-    }),
   ),
   meter: z.array(
     z.object({

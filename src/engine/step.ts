@@ -70,11 +70,14 @@ function dispatch(cfg: EngineConfig, state: EngineState, event: EngineEvent, now
       timersRan = r.timersRan;
       break;
     }
-    case 'message':
-      d = message(d, ctx, event.message);
+    case 'message': {
+      const r = message(d, vol, ctx, event.message);
+      d = r.d;
+      vol = r.vol;
       break;
+    }
     case 'offer-withdrawn':
-      d = dropMarketOffer(d, event.home);
+      vol = dropMarketOffer(vol, event.home);
       break;
   }
   if (ctx.counter !== d.counter) d = { ...d, counter: ctx.counter };
@@ -102,7 +105,7 @@ function tick(
     d = fireTimers(d, ctx);
     d = settleDue(d, vol, ctx);
     d = pruneHistory(d, cfg, now);
-    d = pruneMarket(d, now);
+    vol = pruneMarket(vol, now);
   }
   d = expireOffers(d, now);
 
@@ -116,21 +119,26 @@ function tick(
   return { d, vol, timersRan };
 }
 
-function message(d: Durable, ctx: StepContext, m: InboundMessage): Durable {
-  if (!HOME_ID.test(m.from) || m.from === ctx.cfg.homeId) return d;
-  if (!BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return d;
+function message(
+  d: Durable,
+  vol: Volatile,
+  ctx: StepContext,
+  m: InboundMessage,
+): { d: Durable; vol: Volatile } {
+  if (!HOME_ID.test(m.from) || m.from === ctx.cfg.homeId) return { d, vol };
+  if (!BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return { d, vol };
   switch (m.type) {
     case 'offer':
-      return handleOffer(d, ctx, m.from, m.id, m.exp, m.body);
+      return { d, vol: handleOffer(vol, ctx, m.from, m.id, m.exp, m.body) };
     case 'accept':
-      return handleAccept(d, ctx, m.from, m.id, m.body);
+      return { d: handleAccept(d, ctx, m.from, m.id, m.body), vol };
     case 'trade':
-      return handleTrade(d, ctx, m.from, m.id, m.body);
+      return { d: handleTrade(d, ctx, m.from, m.id, m.body), vol };
     case 'reject':
-      return handleReject(d, ctx, m.from, m.body);
+      return handleReject(d, vol, ctx, m.from, m.body);
     case 'ack':
-      return handleAck(d, ctx, m.from, m.body);
+      return { d: handleAck(d, ctx, m.from, m.body), vol };
     case 'settlement':
-      return handleSettlement(d, ctx, m.from, m.id, m.body);
+      return { d: handleSettlement(d, ctx, m.from, m.id, m.body), vol };
   }
 }

@@ -66,7 +66,10 @@ export type EngineEvent =
   | { kind: 'start' }
   /** One cycle's frozen snapshot. Only `good` values may be used as truth. */
   | { kind: 'tick'; snapshot: Snapshot }
-  /** A verified, deduplicated trading message from a neighbour (offer, accept, trade, reject, ack, settlement). */
+  /**
+   * A verified trading message from a neighbour (offer, accept, trade, reject, ack, settlement); deduplicated
+   * except offers, which may come again (the engine ignores what is not newer).
+   */
   | { kind: 'message'; message: InboundMessage }
   /** A neighbour's retained offer topic became empty: it has no offer now. */
   | { kind: 'offer-withdrawn'; home: string };

@@ -6,7 +6,8 @@ import type { LinkStore } from './link-store.js';
 /**
  * Inbound messages: the home's inbox and the zone's retained offers. Every payload is checked in order of
  * cost (size, UTF-8 + JSON, envelope schema, body schema, topic consistency, expiry, signature, dedupe), so
- * garbage is refused before it costs much. A refused message goes to the dead-letter table with its reason
+ * garbage is refused before it costs much. Offers skip the dedupe, so the store writes nothing for one
+ * unless the handler does. A refused message goes to the dead-letter table with its reason
  * and is counted; handle() never throws. The dead letter's reason is the bare reason code (one bucket
  * per reason for counting); the detail goes to the debug log.
  */
@@ -27,7 +28,7 @@ export type InboxRejectReason =
   /** `exp` is in the past. */
   | 'expired'
   | VerifyFailure
-  /** (from, id) seen before: a QoS 1 redelivery or a replay. */
+  /** (from, id) seen before: a QoS 1 redelivery or a replay (not for offers, which are not deduplicated). */
   | 'duplicate'
   /** The message handler threw; the message is kept here for inspection. */
   | 'handler-error';
@@ -68,7 +69,10 @@ export interface InboxOptions {
   store: LinkStore;
   log: Logger;
   now?: () => number;
-  /** Runs inside the store transaction that records (from, id) as seen: write through the store. */
+  /**
+   * Runs inside the store transaction that records (from, id) as seen (for an offer, one that records
+   * nothing itself): write through the store.
+   */
   onMessage?: (env: Envelope, topic: string) => void;
   onOfferWithdrawn?: (home: string) => void;
   /** Signature and sender check; null = accepted. Without it envelopes are accepted unsigned. */
@@ -163,7 +167,9 @@ export function createInbox(opts: InboxOptions): Inbox {
     let fresh: boolean;
     try {
       fresh = store.transaction(() => {
-        if (!store.inbox.firstSeen(env.from, env.id, at)) return false;
+        // Offers are state, not events: taking one twice is harmless (the engine keeps the newest), and a
+        // restarted home must take the retained offers the broker delivers again although it saw their ids.
+        if (!isOffer && !store.inbox.firstSeen(env.from, env.id, at)) return false;
         opts.onMessage?.(env, topic);
         return true;
       });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Engine } from '../engine/types.js';
 import { createInbox, type Inbox } from '../link/inbox.js';
 import type { Logger } from '../log/logger.js';
@@ -38,6 +39,15 @@ export interface HomeWorld {
   log: Logger;
   /** A home died: schedule its restart. */
   onDeath: (home: SimHome) => void;
+  /** Where the homes' store files go; null: in memory. */
+  storeDir: string | null;
+}
+
+/** What a home's store was asked to write: engine_state rewrites and inbox dedupe rows. */
+export interface StoreWrites {
+  stateRows: number;
+  stateBytes: number;
+  dedupeRows: number;
 }
 
 export type CrashPoint = 'betweenSteps' | 'afterCommit' | 'midCommit';
@@ -77,6 +87,9 @@ export class SimHome {
   restarts = 0;
   /** Recently accepted payloads with their expiry (for replays). */
   readonly accepted: { payload: Buffer; topic: string; exp: number | undefined }[] = [];
+  /** engine_state writes of the processes that died (the running one's are in its host's stats). */
+  private readonly pastStateWrites = { rows: 0, bytes: 0 };
+  private readonly countDedupe: () => number;
 
   constructor(
     readonly setup: HomeSetup,
@@ -85,10 +98,23 @@ export class SimHome {
   ) {
     this.id = setup.id;
     this.plant = new HomePlant(setup.plant, start);
+    const path = world.storeDir === null ? ':memory:' : join(world.storeDir, `${setup.id}.db`);
     this.store = new PowerCutStore(
-      openStore({ path: ':memory:', log: world.log, now: () => world.sched.now, readingsFlushMs: 0 }),
+      openStore({ path, log: world.log, now: () => world.sched.now, readingsFlushMs: 0 }),
     );
     this.inboxTopic = homeTopic(setup.zone, setup.id, 'inbox');
+    const dedupe = this.store.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM inbox_seen');
+    this.countDedupe = () => dedupe.get()?.n ?? 0;
+  }
+
+  /** Writes so far: the state rows every process of this home wrote, the dedupe rows in the table. */
+  writes(): StoreWrites {
+    const live = this.proc?.host.stats().stateWrites ?? { rows: 0, bytes: 0 };
+    return {
+      stateRows: this.pastStateWrites.rows + live.rows,
+      stateBytes: this.pastStateWrites.bytes + live.bytes,
+      dedupeRows: this.countDedupe(),
+    };
   }
 
   get up(): boolean {
@@ -236,6 +262,9 @@ export class SimHome {
   private die(proc: Proc, point: CrashPoint): void {
     if (!proc.alive) return;
     proc.alive = false;
+    const { rows, bytes } = proc.host.stats().stateWrites;
+    this.pastStateWrites.rows += rows;
+    this.pastStateWrites.bytes += bytes;
     proc.link.stop();
     this.plant.allOff();
     this.afterCommitArmed = false;

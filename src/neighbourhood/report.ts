@@ -3,7 +3,7 @@ import type { DealView, EngineTotals, OwnOfferView } from '../engine/types.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import type { RejectReason, TradeBody } from '../protocol/trading.js';
 import type { FaultCounts, FaultProfile } from './faults.js';
-import type { CrashPoint } from './home.js';
+import type { CrashPoint, StoreWrites } from './home.js';
 import type { HomeTraffic, TrafficCounts, WireOffer } from './wire.js';
 
 /** One home at the end of a run (after the heal period), as its own engine sees it. */
@@ -25,6 +25,8 @@ export interface HomeReport {
   /** Dead letters ever recorded by this home's store, by reason. */
   deadLetters: Record<string, number>;
   traffic: HomeTraffic;
+  /** What the home's store was asked to write, counted like the traffic. */
+  writes: StoreWrites;
   /** Outbox rows still unsent at the end, by class. */
   outbox: Record<string, number>;
 }

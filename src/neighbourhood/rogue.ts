@@ -13,7 +13,8 @@ import { ROGUE_ID } from './wire.js';
 /**
  * A rogue client on the broker: garbage, oversized and malformed payloads, unsigned and forged envelopes
  * in the name of real homes, envelopes from homes outside the keyring, real messages with a byte of the
- * body changed (the signature no longer matches) and exact replays of messages a home already took.
+ * body changed (the signature no longer matches) and exact replays of messages a home already took on its
+ * inbox (offers are not deduplicated: an inbox takes a replayed offer as it takes a retained one again).
  * Each goes straight to a connected home, and the reason its inbox must refuse it with is counted: the
  * checks compare those counts with the dead letters, and a run with the rogue must trade exactly like
  * the same run without it.
@@ -142,20 +143,22 @@ export class RogueClient {
       case 'unknown-sender':
         return { topic: inbox, payload: this.trade('rogue-home', target.id, zone, 'rogue-home') };
       case 'tampered': {
-        const seen = this.pickAccepted(target, now);
+        const seen = this.pickAccepted(target, now, false);
         const payload = seen ? tamper(seen.payload) : null;
         return seen && payload ? { topic: seen.topic, payload } : null;
       }
       case 'replay': {
-        const seen = this.pickAccepted(target, now);
+        const seen = this.pickAccepted(target, now, true);
         return seen ? { topic: seen.topic, payload: seen.payload } : null;
       }
     }
   }
 
-  /** A message the target took that its inbox would still not call expired. */
-  private pickAccepted(target: SimHome, now: number) {
-    const fresh = target.accepted.filter((a) => a.exp === undefined || a.exp > now + 1_000);
+  /** A message the target took (on its inbox topic only, or on any) that its inbox would not call expired. */
+  private pickAccepted(target: SimHome, now: number, inboxOnly: boolean) {
+    const fresh = target.accepted.filter(
+      (a) => (a.exp === undefined || a.exp > now + 1_000) && (!inboxOnly || a.topic === target.inboxTopic),
+    );
     return fresh.length > 0 ? this.o.rnd.pick(fresh) : null;
   }
 

@@ -7,7 +7,7 @@ import { OUTBOX_PRIORITY } from '../store/outbox-types.js';
 import { engineConfigFrom } from '../trading/engine-config.js';
 import { SimBroker, type WireMessage } from './broker.js';
 import { type FaultProfile, zeroFaultCounts } from './faults.js';
-import { type CrashPoint, SimHome } from './home.js';
+import { type CrashPoint, SimHome, type StoreWrites } from './home.js';
 import { deterministicKey, keyringOf, signing } from './keys.js';
 import { Network } from './network.js';
 import type { PlantSpec } from './plant.js';
@@ -35,8 +35,18 @@ export interface NeighbourhoodOptions {
   signatures?: boolean;
   /** Heal period; default the longest re-send backoff + one slot + 3 minutes. */
   healMs?: number;
-  /** The per-home traffic counts of the report start this long after the start (a warm-up); default 0. */
+  /**
+   * The per-home traffic and store-write counts of the report start this long after the start (a warm-up);
+   * default 0.
+   */
   trafficFromHours?: number;
+  /** Called when those counts start (at the start without a warm-up) and when they end (the report). */
+  onTrafficWindow?: (edge: 'start' | 'end') => void;
+  /**
+   * Keeps each home's store in a file in this directory (it must exist) instead of in memory, so that what
+   * the stores write can be measured. Default: in memory.
+   */
+  storeDir?: string;
   /** Test hook: the engine each home runs (e.g. a deliberately broken one around the real engine). */
   wrapEngine?: (engine: Engine, homeId: string) => Engine;
   /** Test hook: rewrites payloads on their way to subscribers (a tampering network). */
@@ -144,6 +154,7 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
     linkRnd,
     counts,
     log,
+    storeDir: opts.storeDir ?? null,
     onDeath: (home: SimHome) => {
       const restartAt = Math.min(sched.now + downRnd.int(faults.downMs[0], faults.downMs[1]), healStart);
       sched.at(restartAt, () => {
@@ -241,8 +252,13 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
     }
   });
 
-  if (opts.trafficFromHours)
-    sched.at(start + opts.trafficFromHours * HOUR_MS, () => recorder.resetHomeTraffic());
+  let writesFrom = new Map<string, StoreWrites>();
+  const startTraffic = () => {
+    recorder.resetHomeTraffic();
+    writesFrom = new Map(homes.map((h) => [h.id, h.writes()]));
+    opts.onTrafficWindow?.('start');
+  };
+  sched.at(start + (opts.trafficFromHours ?? 0) * HOUR_MS, startTraffic);
   for (const h of homes) h.begin();
   try {
     await sched.runUntil(end);
@@ -252,6 +268,7 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
   }
 
   function report(): NeighbourhoodReport {
+    opts.onTrafficWindow?.('end');
     const homeReports = homes.map((h, i): HomeReport => {
       const state = h.up ? h.host.state : null;
       const depth = h.store.inner.outbox.stats(sched.now).depth;
@@ -269,6 +286,7 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
         failedSteps: h.up ? h.host.stats().failures : 0,
         deadLetters: h.store.inner.deadLetters.totalsByReason(),
         traffic: recorder.perHome.get(h.id) ?? { sent: {}, received: {} },
+        writes: writesSince(h.writes(), writesFrom.get(h.id)),
         outbox: Object.fromEntries(OUTBOX_PRIORITY.filter((c) => depth[c] > 0).map((c) => [c, depth[c]])),
       };
     });
@@ -325,6 +343,14 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
 function engineOf(plan: HomePlan, slotMinutes: number, opts: NeighbourhoodOptions): Engine {
   const engine = engineFor(plan, slotMinutes);
   return opts.wrapEngine ? opts.wrapEngine(engine, plan.id) : engine;
+}
+
+function writesSince(now: StoreWrites, from: StoreWrites | undefined): StoreWrites {
+  return {
+    stateRows: now.stateRows - (from?.stateRows ?? 0),
+    stateBytes: now.stateBytes - (from?.stateBytes ?? 0),
+    dedupeRows: now.dedupeRows - (from?.dedupeRows ?? 0),
+  };
 }
 
 function sorted(c: Record<string, number>): Record<string, number> {

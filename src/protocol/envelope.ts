@@ -8,6 +8,7 @@ import {
   offerBodySchema,
   rejectBodySchema,
   settlementBodySchema,
+  TRADING_TYPES,
   tradeBodySchema,
 } from './trading.js';
 import { isUuidV7, uuidv7 } from './uuidv7.js';
@@ -21,16 +22,7 @@ export const ENVELOPE_VERSION = 1;
 /** Larger payloads are refused before parsing, on both sides. */
 export const MAX_ENVELOPE_BYTES = 16 * 1024;
 
-export const MESSAGE_TYPES = [
-  'status',
-  'telemetry',
-  'offer',
-  'accept',
-  'trade',
-  'reject',
-  'ack',
-  'settlement',
-] as const;
+export const MESSAGE_TYPES = ['status', 'telemetry', ...TRADING_TYPES] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** The topics each type may be published on; anything else is refused by receivers. */

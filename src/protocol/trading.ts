@@ -8,6 +8,10 @@ import { isUuidV7 } from './uuidv7.js';
  * duplicates and the engine decides what a repeated request means.
  */
 
+/** The message types of trading: the ones a home's engine sends and takes. */
+export const TRADING_TYPES = ['offer', 'accept', 'trade', 'reject', 'ack', 'settlement'] as const;
+export type TradingType = (typeof TRADING_TYPES)[number];
+
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const homeId = z.string().regex(ID);
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });

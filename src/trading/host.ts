@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import { createEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
 import type { Signer } from '../protocol/signing.js';
 import { homeTopic } from '../protocol/topics.js';
+import { TRADING_TYPES } from '../protocol/trading.js';
 import type { Store } from '../store/index.js';
 import { OUTBOX_POLICIES, type OutboxMessage } from '../store/outbox-types.js';
 import { type TradeRecord, type TradingTables, tradeRecord, tradingTables } from './persist.js';
@@ -48,16 +49,11 @@ export interface TradingHostStats {
   lastError: string | null;
   /** Stored states that could not be restored at start (each kept in a meta key, see start()). */
   restoreFailures: number;
+  /** Rewrites of the engine_state row (each one the whole durable JSON) and their JSON bytes. */
+  stateWrites: { rows: number; bytes: number };
 }
 
-const TRADING_TYPES: ReadonlySet<string> = new Set([
-  'offer',
-  'accept',
-  'trade',
-  'reject',
-  'ack',
-  'settlement',
-]);
+const TRADING: ReadonlySet<string> = new Set(TRADING_TYPES);
 const STEP_SAMPLES = 1024;
 /** A repeating failure (every cycle) is logged again at most this often. */
 const ERROR_LOG_INTERVAL_MS = 60_000;
@@ -112,6 +108,7 @@ export class TradingHost {
   private steps = 0;
   private failures = 0;
   private restoreFailures = 0;
+  private readonly stateWrites = { rows: 0, bytes: 0 };
   private readonly sent: Record<SentKind, number> = {
     offer: 0,
     accept: 0,
@@ -191,11 +188,12 @@ export class TradingHost {
   }
 
   /**
-   * A verified, deduplicated envelope from the inbox, inside the inbox's store transaction. Non-trading
-   * types are ignored. Throws only if the store throws (the inbox then rolls back and dead-letters it).
+   * A verified envelope from the inbox (deduplicated, except offers), inside the inbox's store transaction.
+   * An offer only changes the in-memory state: nothing is written for it. Non-trading types are ignored.
+   * Throws only if the store throws (the inbox then rolls back and dead-letters it).
    */
   message(env: Envelope): void {
-    if (!TRADING_TYPES.has(env.type)) return;
+    if (!TRADING.has(env.type)) return;
     const message = {
       type: env.type,
       id: env.id,
@@ -222,6 +220,7 @@ export class TradingHost {
       stepMs: { p50: this.stepMs.quantile(0.5), p99: this.stepMs.quantile(0.99) },
       lastError: this.lastError,
       restoreFailures: this.restoreFailures,
+      stateWrites: { ...this.stateWrites },
     };
   }
 
@@ -281,7 +280,11 @@ export class TradingHost {
       );
       if (nested && json !== null && this.unconfirmed === null) this.unconfirmed = { base: prev };
       this.current = next;
-      if (json !== null) this.lastJson = json;
+      if (json !== null) {
+        this.lastJson = json;
+        this.stateWrites.rows++;
+        this.stateWrites.bytes += Buffer.byteLength(json);
+      }
       for (const cmd of result.commands) {
         if (cmd.kind === 'send') this.sent[cmd.message.type]++;
         else if (cmd.kind === 'clear-offer') this.sent['clear-offer']++;

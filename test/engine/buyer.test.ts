@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { InboundMessage } from '../../src/engine/types.js';
 import { deals, totals } from '../../src/engine/views.js';
 import type { OfferBody, TradeBody } from '../../src/protocol/trading.js';
 import { uuidv7 } from '../../src/protocol/uuidv7.js';
@@ -345,5 +346,89 @@ describe('buyer: rejects', () => {
       }),
     );
     expect(deals(h.state)[0]?.status).toBe('confirmed');
+  });
+});
+
+describe('buyer: the market is kept in memory only', () => {
+  it('an offer received changes only the volatile state: durable stays the same object', () => {
+    const h = buyer();
+    const steps: Array<[number, InboundMessage]> = [
+      [T0 + 100, inbound('offer', 's1', offer(), { exp: S })],
+      [T0 + 200, inbound('offer', 's1', offer({ availableWh: 300 }), { exp: S })], // a fill
+      [T0 + 300, inbound('offer', 's1', offer({ availableWh: 400 }), { exp: S })], // older: ignored
+      [T0 + 400, inbound('offer', 's2', offer({ version: 3 }), { exp: S })],
+      [T0 + 500, inbound('offer', 's3', offer({ slot: T0 }), { exp: S })], // not a future slot
+    ];
+    for (const [now, msg] of steps) {
+      const before = h.state;
+      const cmds = h.receive(now, msg);
+      expect(cmds).toEqual([]);
+      expect(h.state.durable).toBe(before.durable);
+    }
+    // The same message again (offers are not deduplicated) and a withdrawal: still the same durable.
+    const [now, again] = steps[1]!;
+    const before = h.state;
+    h.receive(now + 1000, again);
+    h.step({ kind: 'offer-withdrawn', home: 's2' }, now + 1100);
+    expect(h.state.durable).toBe(before.durable);
+    // What it learned is used: it asks s1 (version 1, 300 Wh left), s2 is gone.
+    const accepts = sends(h.tick(T0 + 2000, need800), 'accept');
+    expect(accepts.map((m) => [m.body.seller, m.body.version, m.body.energyWh])).toEqual([['s1', 1, 200]]);
+    expect(h.state.durable).not.toBe(before.durable);
+  });
+
+  it('the same offer message taken twice does not start a new scan', () => {
+    const h = buyer({ maxBuyPriceCentsPerKwh: 5 }); // too dear: nothing to ask
+    const msg = inbound('offer', 's1', offer(), { exp: S });
+    h.receive(T0 + 100, msg);
+    expect(sends(h.tick(T0 + 1000, need800), 'accept')).toEqual([]);
+    const market = (h.state.volatile as { market: Record<string, unknown> }).market;
+    expect(Object.keys(market)).toEqual(['s1']);
+    h.receive(T0 + 1500, msg);
+    expect((h.state.volatile as { market: unknown }).market).toBe(market);
+  });
+
+  it('a restarted home has an empty market and relearns it from the retained offers delivered again', () => {
+    const h = buyer();
+    const retained = inbound('offer', 's1', offer(), { exp: S });
+    h.receive(T0 + 100, retained);
+    // The stored durable state, restored after a restart: no neighbour offer survives it.
+    const json = JSON.parse(JSON.stringify(h.state.durable)) as Record<string, unknown>;
+    expect(json).not.toHaveProperty('market');
+    h.state = h.engine.restore(json, T0 + 500);
+    h.step({ kind: 'start' }, T0 + 500);
+    h.tick(T0 + 600, need800);
+    expect(sends(h.tick(T0 + 1000, need800), 'accept')).toEqual([]);
+    // The broker delivers the retained offer again on subscribe: the same message, the same envelope id.
+    h.receive(T0 + 1200, retained);
+    expect(sends(h.tick(T0 + 2000, need800), 'accept').map((m) => [m.body.seller, m.body.energyWh])).toEqual([
+      ['s1', 200],
+    ]);
+  });
+
+  it('restores a stored state that still has the market in it, and ignores that market', () => {
+    const h = buyer();
+    const old = {
+      ...(JSON.parse(JSON.stringify(h.state.durable)) as Record<string, unknown>),
+      market: {
+        s1: {
+          slot: S,
+          version: 1,
+          energyWh: 500,
+          availableWh: 500,
+          priceCentsPerKwh: 12,
+          exp: S,
+          id: uuidv7(T0),
+        },
+      },
+    };
+    const restored = h.engine.restore(old, T0 + 500);
+    expect(restored.durable).not.toHaveProperty('market');
+    const { market: _market, ...rest } = old;
+    expect(restored.durable).toEqual(rest);
+    h.state = restored;
+    h.step({ kind: 'start' }, T0 + 500);
+    h.tick(T0 + 600, need800);
+    expect(sends(h.tick(T0 + 1000, need800), 'accept')).toEqual([]);
   });
 });

@@ -24,14 +24,7 @@ export interface TradingBodies {
 }
 export type TradingType = keyof TradingBodies;
 
-export const TRADING_TYPES: readonly TradingType[] = [
-  'offer',
-  'accept',
-  'trade',
-  'reject',
-  'ack',
-  'settlement',
-];
+export { TRADING_TYPES } from '../../src/protocol/trading.js';
 
 /** The slot the samples trade in: 15 minutes from 2030-06-01 12:00 UTC. */
 export const SAMPLE_SLOT = Date.UTC(2030, 5, 1, 12, 0, 0);

@@ -103,6 +103,7 @@ describe('inbox', () => {
       ['wrong-type', NEIGHBOUR_OFFER, encodeEnvelope(env({ type: 'trade' }))],
       ['wrong-type', INBOX, encodeEnvelope(env({ type: 'offer' }))],
       ['expired', INBOX, encodeEnvelope(env({ ts: now - 10_000, exp: now - 1 }))],
+      ['expired', NEIGHBOUR_OFFER, encodeEnvelope(env({ type: 'offer', ts: now - 10_000, exp: now - 1 }))],
     ];
     for (const [reason, topic, payload] of cases) {
       const out = inbox.handle(topic, payload);
@@ -124,6 +125,43 @@ describe('inbox', () => {
     expect(received).toHaveLength(1);
     const dup = ts.store.deadLetters.list({ limit: 1 })[0]!;
     expect(dup).toMatchObject({ direction: 'in', reason: 'duplicate', from: NEIGHBOUR, messageId: valid.id });
+  });
+
+  it('hands a repeated offer over again, writing nothing for it; a repeated accept or trade is a duplicate', () => {
+    const changes = () => (ts.store.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const offer = encodeEnvelope(env({ type: 'offer' }));
+    const before = changes();
+    for (let i = 0; i < 3; i++) expect(inbox.handle(NEIGHBOUR_OFFER, offer).kind).toBe('accepted');
+    expect(changes()).toBe(before);
+    expect(received).toHaveLength(3);
+    for (const type of ['accept', 'trade'] as const) {
+      const payload = encodeEnvelope(env({ type }));
+      expect(inbox.handle(INBOX, payload).kind).toBe('accepted');
+      expect(inbox.handle(INBOX, payload)).toMatchObject({ kind: 'rejected', reason: 'duplicate' });
+    }
+    expect(received).toHaveLength(5);
+    expect(ts.store.deadLetters.totalsByReason()).toEqual({ duplicate: 2 });
+    expect(inbox.stats()).toMatchObject({ accepted: 5, rejected: { duplicate: 2 } });
+  });
+
+  it('after a restart, takes the retained offers the broker delivers again, but not a repeated accept', () => {
+    const offer = encodeEnvelope(env({ type: 'offer' }));
+    const accept = encodeEnvelope(env());
+    expect(inbox.handle(NEIGHBOUR_OFFER, offer).kind).toBe('accepted');
+    expect(inbox.handle(INBOX, accept).kind).toBe('accepted');
+    // The process restarts: a new inbox over the same store file.
+    const store = ts.reopen();
+    const after: Envelope[] = [];
+    const restarted = createInbox({
+      home: HOME,
+      store,
+      log: testLogger(),
+      onMessage: (e) => after.push(e),
+    });
+    expect(restarted.handle(NEIGHBOUR_OFFER, offer).kind).toBe('accepted');
+    expect(restarted.handle(INBOX, accept)).toMatchObject({ kind: 'rejected', reason: 'duplicate' });
+    expect(after.map((e) => e.type)).toEqual(['offer']);
+    expect(after[0]!.id).toBe(received[0]!.env.id);
   });
 
   it('rolls the dedupe mark back when the handler throws, so a redelivery is processed', () => {

@@ -299,7 +299,9 @@ describe('trading between two real powerdeal run processes', () => {
     }
     const table = await runCli(['trades', '--config', seller.config]);
     expect(table.stdout).toMatch(
-      new RegExp(`seller\\s+buyer-1\\s+${t.energyWh} Wh\\s+12 c/kWh\\s+(confirmed|settled)\\s+${t.tradeId}`),
+      new RegExp(
+        `seller\\s+buyer-1\\s+${t.energyWh} Wh\\s+12 c/kWh\\s+(confirmed|settled)\\s+(-|own \\d+ Wh, awaiting peer|\\d+ Wh \\(\\d+ / \\d+\\))\\s+${t.tradeId}`,
+      ),
     );
     // STATUS= (the health summary) says what the seller is doing.
     const health = (await (await fetch(`http://127.0.0.1:${seller.web}/healthz`)).json()) as {

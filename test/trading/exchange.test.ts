@@ -168,6 +168,10 @@ describe('two hosts trading by hand: offer → accept → trade → ack', () => 
           energyWh: 500,
           priceCentsPerKwh: 12,
           state: 'confirmed',
+          rejectReason: null,
+          ownAllocationWh: null,
+          peerAllocationWh: null,
+          settledWh: null,
         },
       ]);
     }
@@ -275,7 +279,9 @@ describe('two hosts trading by hand: offer → accept → trade → ack', () => 
       expect(h.store.db.prepare('SELECT * FROM trades ORDER BY id').all()).toEqual(
         deals(h.host.state).map(tradeRecord),
       );
-      expect(listTrades(h.store.db)).toMatchObject([{ id: tradeId, state: 'settled', energyWh: 500 }]);
+      expect(listTrades(h.store.db)).toMatchObject([
+        { id: tradeId, state: 'settled', energyWh: 500, settledWh: 450 },
+      ]);
     }
   });
 

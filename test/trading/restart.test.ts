@@ -131,6 +131,37 @@ describe('trading host: restarts and failed transactions', () => {
     expect(deals(seller.host.state).filter((d) => d.role === 'seller')).toHaveLength(1);
   });
 
+  it('a buyer writes nothing for an offer, and after a restart relearns it from the retained offer delivered again', () => {
+    seller.host.tick(gridSnapshot(clock, -3000));
+    const [offer] = drain(seller.store, clock.now);
+    expect(offer!.class).toBe('offer');
+    clock.now += 1000;
+    buyer.host.tick(gridSnapshot(clock, 0)); // no need yet: nothing to ask
+    const changes = () => (buyer.store.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const before = { changes: changes(), json: storedJson(buyer), writes: buyer.host.stats().stateWrites };
+    for (let i = 0; i < 2; i++) expect(deliver(buyer, offer!).kind).toBe('accepted');
+    expect(changes()).toBe(before.changes);
+    expect(storedJson(buyer)).toBe(before.json);
+    expect(buyer.host.stats().stateWrites).toEqual(before.writes);
+    expect(buyer.store.deadLetters.count()).toBe(0);
+
+    // Killed and restarted: the stored state has no neighbour offer, so there is nothing to ask.
+    buyer.store.close();
+    buyer = openHome({ id: 'buyer', path: join(dir, 'buyer.db'), key: keys.buyer, keyring, clock });
+    open.push(buyer);
+    buyer.host.start();
+    clock.now += 1000;
+    buyer.host.tick(gridSnapshot(clock, 2000));
+    expect(buyer.store.outbox.list({ class: 'accept' })).toEqual([]);
+    // The broker delivers the retained offer again on subscribe: the same envelope, taken again.
+    expect(deliver(buyer, offer!).kind).toBe('accepted');
+    clock.now += 1000;
+    buyer.host.tick(gridSnapshot(clock, 2000));
+    const accepts = buyer.store.outbox.list({ class: 'accept' }).map((row) => decoded(row));
+    expect(accepts).toHaveLength(1);
+    expect(accepts[0]!.body).toMatchObject({ seller: 'seller', version: decoded(offer!).body.version });
+  });
+
   it('a tick whose transaction throws leaves the stored and in-memory state as they were', () => {
     const { log, lines } = captureLog();
     restartSeller({ log });

@@ -30,17 +30,26 @@ export function register(program: Command): void {
       }
       process.stdout.write(
         `${table(
-          ['SLOT', 'ROLE', 'COUNTERPARTY', 'ENERGY', 'PRICE', 'STATE', 'ID'],
+          ['SLOT', 'ROLE', 'COUNTERPARTY', 'ENERGY', 'PRICE', 'STATE', 'SETTLED', 'ID'],
           rows.map((t) => [
             new Date(t.slot).toISOString(),
             t.role,
             t.counterparty,
             `${t.energyWh} Wh`,
             `${t.priceCentsPerKwh} c/kWh`,
-            t.state,
+            t.state === 'rejected' && t.rejectReason ? `rejected (${t.rejectReason})` : t.state,
+            settledText(t),
             t.id,
           ]),
         )}\n`,
       );
     });
+}
+
+/** "40 Wh (40 / 55)": settled = min(own allocation, the counterparty's); what is known so far otherwise. */
+function settledText(t: TradeRow): string {
+  if (t.settledWh !== null)
+    return `${t.settledWh} Wh (${t.ownAllocationWh ?? '?'} / ${t.peerAllocationWh ?? '?'})`;
+  if (t.ownAllocationWh !== null) return `own ${t.ownAllocationWh} Wh, awaiting peer`;
+  return '-';
 }
