@@ -1,6 +1,6 @@
 import type { AcceptBody, RejectBody, RejectReason, TradeBody } from '../protocol/trading.js';
 import { nextId, type StepContext, send } from './context.js';
-import { findDealIndex, findOffer, insertDeal } from './deals.js';
+import { findDealIndex, findOffer, insertDeal, unsettled } from './deals.js';
 import { publishOffer, replaceOffer } from './seller.js';
 import { type Deal, type Durable, own, type StoredAnswer } from './state.js';
 
@@ -104,13 +104,7 @@ export function handleAccept(
     trade,
     nextAt: now + cfg.resendBaseMs,
     delayMs: cfg.resendBaseMs,
-    ownAllocWh: null,
-    basis: null,
-    peerAllocWh: null,
-    settledWh: null,
-    settlementAcked: false,
-    settleNextAt: null,
-    settleDelayMs: cfg.resendBaseMs,
+    ...unsettled(cfg.resendBaseMs),
     ts: now,
   };
   const next = replaceOffer(d, sold);

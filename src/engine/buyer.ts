@@ -1,6 +1,6 @@
 import type { AcceptBody, OfferBody, RejectBody, TradeBody } from '../protocol/trading.js';
 import { nextId, type StepContext, send } from './context.js';
-import { findDealIndex, forSlot, insertDeal, isTrade, replaceDeal, sellsFor } from './deals.js';
+import { findDealIndex, forSlot, insertDeal, isTrade, replaceDeal, sellsFor, unsettled } from './deals.js';
 import { slotWh } from './slots.js';
 import { type Deal, type Durable, type MarketOffer, own, type Volatile } from './state.js';
 
@@ -151,13 +151,7 @@ export function buyerTick(
       trade: null,
       nextAt: now + cfg.answerTimeoutMs,
       delayMs: cfg.answerTimeoutMs,
-      ownAllocWh: null,
-      basis: null,
-      peerAllocWh: null,
-      settledWh: null,
-      settlementAcked: false,
-      settleNextAt: null,
-      settleDelayMs: cfg.resendBaseMs,
+      ...unsettled(cfg.resendBaseMs),
       ts: now,
     };
     next = { ...next, deals: insertDeal(next.deals, deal) };
@@ -240,13 +234,7 @@ export function handleTrade(
     acceptId: t.acceptId,
     counterparty: from,
     accept: base?.accept ?? null,
-    ownAllocWh: null,
-    basis: null,
-    peerAllocWh: null,
-    settledWh: null,
-    settlementAcked: false,
-    settleNextAt: null,
-    settleDelayMs: cfg.resendBaseMs,
+    ...unsettled(cfg.resendBaseMs),
     tradeId: t.tradeId,
     slot: t.slot,
     version: t.version,

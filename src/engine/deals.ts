@@ -2,6 +2,24 @@ import type { Deal, Durable } from './state.js';
 
 /** Helpers over the slot-sorted deal list. Updates return new arrays; the input is never changed. */
 
+/** The settlement fields of a deal before its slot is allocated; re-sends start at `resendBaseMs`. */
+export function unsettled(
+  resendBaseMs: number,
+): Pick<
+  Deal,
+  'ownAllocWh' | 'basis' | 'peerAllocWh' | 'settledWh' | 'settlementAcked' | 'settleNextAt' | 'settleDelayMs'
+> {
+  return {
+    ownAllocWh: null,
+    basis: null,
+    peerAllocWh: null,
+    settledWh: null,
+    settlementAcked: false,
+    settleNextAt: null,
+    settleDelayMs: resendBaseMs,
+  };
+}
+
 /** Inserts after every deal of the same or an earlier slot (so the list stays in slot, then creation order). */
 export function insertDeal(deals: readonly Deal[], deal: Deal): Deal[] {
   let i = deals.length;

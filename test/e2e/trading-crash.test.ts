@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AcceptBody, OfferBody } from '../../src/protocol/trading.js';
-import { type Simulator, startSimulator } from '../../src/sim/index.js';
-import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
 import {
+  type Contest,
   expectAgreement,
   expectContest,
   expectRejectedRow,
@@ -13,11 +9,10 @@ import {
   recordWire,
   type Sent,
   sent,
+  startContest,
   startHome,
-  stopHome,
   type Wire,
   waitForWire,
-  writeNeighbourhood,
 } from '../helpers/trading.js';
 
 /**
@@ -29,41 +24,22 @@ import {
  */
 const ZONE = 'e2e-crash';
 const SELLER = 'sunny-1';
-const BUYERS = ['home-2', 'home-3'];
+const BUYERS = ['home-2', 'home-3'] as const;
 /** A restart takes seconds on a busy machine: the offer must leave that much before its gate closure. */
 const LEAD_MS = 40_000;
 
 describe('the seller killed between accept and answer (three powerdeal run processes, mosquitto)', () => {
-  let root: string;
-  let broker: Mosquitto;
-  const sims: Simulator[] = [];
+  let contest: Contest | undefined;
   let hood: Neighbourhood;
   let wire: Wire;
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'pd-trading-crash-'));
-    broker = await startMosquitto();
-    const sim = async (pvPowerW: number, loadPowerW: number, seed: number) => {
-      const s = await startSimulator({ tcp: { host: '127.0.0.1', port: 0 }, seed });
-      s.pin({ pvPowerW, loadPowerW });
-      sims.push(s);
-      return s.tcpPort as number;
-    };
-    hood = await writeNeighbourhood(root, ZONE, broker.url, [
-      { id: SELLER, modbusPort: await sim(3400, 200, 4) },
-      { id: BUYERS[0] as string, modbusPort: await sim(0, 4200, 5) },
-      { id: BUYERS[1] as string, modbusPort: await sim(0, 4200, 6) },
-    ]);
-    wire = await recordWire(broker.url, hood.keyring);
-    for (const h of hood.homes) startHome(h);
+    contest = await startContest(ZONE, SELLER, BUYERS, 4);
+    ({ hood, wire } = contest);
   });
 
   afterAll(async () => {
-    await Promise.all((hood?.homes ?? []).map((h) => stopHome(h)));
-    await wire?.stop();
-    await Promise.all(sims.map((s) => s.stop()));
-    await stopAllMosquittos();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await contest?.stop();
   });
 
   it('still sells the offer exactly once after a restart; nothing is lost', async () => {

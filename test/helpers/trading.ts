@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { connect, type MqttClient } from 'mqtt';
@@ -10,7 +11,9 @@ import { generateHomeKey, type Keyring, keyringText, writePrivateKey } from '../
 import { createVerifier } from '../../src/protocol/signing.js';
 import { parseTopic, type TopicKind } from '../../src/protocol/topics.js';
 import type { AcceptBody, AckBody, OfferBody, RejectBody, TradeBody } from '../../src/protocol/trading.js';
+import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type RunProcess, spawnRun } from '../systemd/helpers.js';
+import { startMosquitto, stopAllMosquittos } from './mosquitto.js';
 import { freePort, waitFor } from './ports.js';
 
 /**
@@ -421,4 +424,56 @@ export function expectRejectedRow(hood: Neighbourhood, loser: string, acceptId: 
   const row = readTrades(hood.home(loser).dbPath).find((r) => r.accept_id === acceptId);
   expect(row?.state).toBe('rejected');
   expect(['filled', 'insufficient']).toContain(row?.reject_reason);
+}
+
+/** A running contest neighbourhood: its homes, the wire recorder, and one stop for everything. */
+export interface Contest {
+  hood: Neighbourhood;
+  wire: Wire;
+  stop(): Promise<void>;
+}
+
+/**
+ * The e2e contest: a seller exporting 3200 W (50 Wh offered per one-minute slot after its 200 W reserve)
+ * and two buyers importing 4200 W (70 Wh each, so both want the whole offer), each on its own pinned
+ * simulator, a real mosquitto, keys and one keyring; all three `powerdeal run` processes started and the
+ * wire recorded. `stop()` also cleans up after a partial start.
+ */
+export async function startContest(
+  zone: string,
+  seller: string,
+  buyers: readonly [string, string],
+  seed: number,
+): Promise<Contest> {
+  const root = mkdtempSync(join(tmpdir(), `pd-${zone}-`));
+  const sims: Simulator[] = [];
+  let hood: Neighbourhood | undefined;
+  let wire: Wire | undefined;
+  const stop = async () => {
+    await Promise.all((hood?.homes ?? []).map((h) => stopHome(h)));
+    await wire?.stop();
+    await Promise.all(sims.map((s) => s.stop()));
+    await stopAllMosquittos();
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    const broker = await startMosquitto();
+    const sim = async (pvPowerW: number, loadPowerW: number, simSeed: number) => {
+      const s = await startSimulator({ tcp: { host: '127.0.0.1', port: 0 }, seed: simSeed });
+      s.pin({ pvPowerW, loadPowerW });
+      sims.push(s);
+      return s.tcpPort as number;
+    };
+    hood = await writeNeighbourhood(root, zone, broker.url, [
+      { id: seller, modbusPort: await sim(3400, 200, seed) },
+      { id: buyers[0], modbusPort: await sim(0, 4200, seed + 1) },
+      { id: buyers[1], modbusPort: await sim(0, 4200, seed + 2) },
+    ]);
+    wire = await recordWire(broker.url, hood.keyring);
+    for (const h of hood.homes) startHome(h);
+    return { hood, wire, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
