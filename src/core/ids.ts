@@ -6,7 +6,8 @@
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** What a person is told when an id breaks the rule. */
-export const ID_RULE_TEXT = "lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters";
+export const ID_RULE_TEXT =
+  "lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters";
 
 export function isValidId(s: unknown): s is string {
   return typeof s === 'string' && ID_PATTERN.test(s);
