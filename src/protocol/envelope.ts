@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_PATTERN } from '../core/ids.js';
 import { type StatusBody, statusBodySchema, type TelemetryBody, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
 import type { TopicKind } from './topics.js';
@@ -14,7 +15,7 @@ import {
 import { isUuidV7, uuidv7 } from './uuidv7.js';
 
 /**
- * The one message envelope (DESIGN §4). On the wire it is its canonical JSON serialization, so the bytes a
+ * The one message envelope (docs/protocol.md). On the wire it is its canonical JSON serialization, so the bytes a
  * signature covers are the bytes any receiver can rebuild from the parsed object (minus `sig`).
  */
 export const ENVELOPE_VERSION = 1;
@@ -48,15 +49,14 @@ const BODY_SCHEMAS: Record<MessageType, z.ZodType> = {
   settlement: settlementBodySchema,
 };
 
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });
 
 export const envelopeSchema = z.strictObject({
   v: z.literal(ENVELOPE_VERSION),
   id: uuid,
   type: z.enum(MESSAGE_TYPES),
-  from: z.string().regex(ID),
-  zone: z.string().regex(ID),
+  from: z.string().regex(ID_PATTERN),
+  zone: z.string().regex(ID_PATTERN),
   /** Per sender, persisted, strictly increasing across all of its messages. */
   seq: z.int().min(0),
   /** Creation time, epoch ms. */
