@@ -1,7 +1,7 @@
-import { crossChecks } from '../../src/config/cross-checks.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { loadProfiles } from '../../src/devices/profiles.js';
+import { crossChecks } from '../../src/setup/config-checks.js';
 
 export const shippedProfiles = loadProfiles();
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ProfileError } from '../profile-error.js';
-import type { ProfileFile } from '../profiles.js';
+import { type ProfileFile, parsedOnce } from '../profile-file.js';
 
 /** The body of a `kind: gpio` profile. Only outputs (relays) exist so far. */
 const bodySchema = z.strictObject({
@@ -20,8 +20,11 @@ export function parseGpioProfile(profile: ProfileFile): GpioProfile {
   }
   const result = bodySchema.safeParse(profile.body);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new ProfileError(`${profile.file}: invalid gpio profile\n${lines.join('\n')}`);
+    const lines = result.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw ProfileError.inFile(profile.file, 'invalid gpio profile', lines);
   }
   return { ...result.data, file: profile.file };
 }
+
+/** The typed profile of a `kind: gpio` file, parsed once per file. */
+export const gpioProfileOf = parsedOnce(parseGpioProfile);

@@ -1,3 +1,4 @@
+import { errorText } from '../../core/errors.js';
 import { exceptionName, ModbusError } from './errors.js';
 
 /** "SunS" in two registers: the start of every SunSpec register map. */
@@ -28,7 +29,7 @@ function describeFailure(err: unknown): string {
       return `exception ${err.code} (${exceptionName(err.code)})`;
     if (err.kind === 'timeout') return 'no answer';
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }
 
 /**
