@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
+import { configSchema, OUTBOX_DEFAULTS } from '../../src/config/schema.js';
 import { homeYaml, problemsOf } from './checks.js';
 
 describe('config schema', () => {
@@ -52,7 +52,7 @@ describe('config schema', () => {
 
   it('messages name the key and what to write', () => {
     expect(problemsOf('home: { id: Home_1, zone: z1 }\n')).toEqual([
-      `home.id: home.id must be lowercase letters, digits and '-', e.g. "home-42"`,
+      `home.id: home.id must be lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters, e.g. "home-42"`,
     ]);
     expect(problemsOf('home: { id: home-1 }\n')).toEqual(['home.zone: missing: add "zone" (string)']);
     expect(problemsOf(homeYaml('cycleMs: 10\n'))).toEqual([
@@ -61,8 +61,31 @@ describe('config schema', () => {
     expect(problemsOf(homeYaml('colour: red\n'))[0]).toMatch(
       /^: unknown key "colour": remove it or fix the spelling \(allowed: home, cycleMs, devices/,
     );
+    expect(problemsOf(homeYaml('engine: { colour: red }\n'))).toEqual([
+      'engine: unknown key "colour": remove it or fix the spelling (allowed: minOfferW, reserveW, priceCentsPerKwh, maxBuyPriceCentsPerKwh, minTradeWh, slotMinutes, trading, noExport)',
+    ]);
     expect(problemsOf(homeYaml('devices:\n  - { id: box, profile: tmp102 }\n'))).toEqual([
       'devices.0: a device needs exactly one transport: modbus, i2c or gpio',
     ]);
+  });
+});
+
+describe('config defaults', () => {
+  it('the outbox caps come from the schema', () => {
+    expect(OUTBOX_DEFAULTS).toEqual({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 });
+  });
+
+  it('a section given empty gets the same defaults as one left out', () => {
+    const home = { id: 'home-1', zone: 'z1' };
+    const empty = configSchema.parse({
+      home,
+      engine: {},
+      keys: {},
+      store: {},
+      web: {},
+      control: {},
+      log: {},
+    });
+    expect(empty).toEqual(configSchema.parse({ home }));
   });
 });
