@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorText } from '../core/errors.js';
 import { ID_PATTERN } from '../core/ids.js';
 import { type StatusBody, statusBodySchema, type TelemetryBody, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
@@ -152,7 +153,7 @@ export function decodeEnvelope(payload: Uint8Array): DecodeResult {
   try {
     raw = JSON.parse(utf8.decode(payload));
   } catch (err) {
-    return { ok: false, reason: 'not-json', detail: (err as Error).message.slice(0, 200) };
+    return { ok: false, reason: 'not-json', detail: errorText(err).slice(0, 200) };
   }
   const env = envelopeSchema.safeParse(raw);
   if (!env.success) return { ok: false, reason: 'bad-envelope', detail: firstIssue(env.error) };

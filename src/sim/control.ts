@@ -1,3 +1,4 @@
+import { errorText } from '../core/errors.js';
 import { isSimFault, SIM_FAULTS, type Simulator } from './index.js';
 
 /** One JSON line the simulator prints: an `event` name and its fields. */
@@ -41,7 +42,7 @@ export function runControlLine(sim: Simulator, line: string): SimEvent | null {
       try {
         sim.setFault(unit, b);
       } catch (err) {
-        return error(err instanceof Error ? err.message : String(err));
+        return error(errorText(err));
       }
       return { event: 'fault', faults: sim.faults() };
     }
