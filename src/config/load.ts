@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { errorText } from '../core/errors.js';
 import { type Config, configSchema } from './schema.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/powerdeal/config.yaml';
+const DEFAULT_CONFIG_PATH = '/etc/powerdeal/config.yaml';
 
 /** One problem in a config file: where (key path and line), what, and how to fix it. */
 export interface ConfigProblem {
@@ -23,7 +23,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function formatProblems(problems: ConfigProblem[]): string {
+function formatProblems(problems: ConfigProblem[]): string {
   return problems
     .map((p) => `  - ${p.path || '(top level)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`)
     .join('\n');

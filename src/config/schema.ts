@@ -212,6 +212,4 @@ export type Config = z.infer<typeof configSchema>;
 export const OUTBOX_DEFAULTS: Readonly<z.infer<typeof outboxSchema>> = outboxSchema.parse(undefined);
 export type DeviceConfig = Config['devices'][number];
 export type ModbusConfig = NonNullable<DeviceConfig['modbus']>;
-export type I2cConfig = NonNullable<DeviceConfig['i2c']>;
-export type GpioConfig = NonNullable<DeviceConfig['gpio']>;
 export type MqttConfig = NonNullable<Config['mqtt']>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorText } from '../core/errors.js';
 import { ID_PATTERN } from '../core/ids.js';
-import { type StatusBody, statusBodySchema, type TelemetryBody, telemetryBodySchema } from './bodies.js';
+import { statusBodySchema, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
 import type { TopicKind } from './topics.js';
 import {
@@ -19,12 +19,12 @@ import { isUuidV7, uuidv7 } from './uuidv7.js';
  * The one message envelope (docs/protocol.md). On the wire it is its canonical JSON serialization, so the bytes a
  * signature covers are the bytes any receiver can rebuild from the parsed object (minus `sig`).
  */
-export const ENVELOPE_VERSION = 1;
+const ENVELOPE_VERSION = 1;
 
 /** Larger payloads are refused before parsing, on both sides. */
 export const MAX_ENVELOPE_BYTES = 16 * 1024;
 
-export const MESSAGE_TYPES = ['status', 'telemetry', ...TRADING_TYPES] as const;
+const MESSAGE_TYPES = ['status', 'telemetry', ...TRADING_TYPES] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** The topics each type may be published on; anything else is refused by receivers. */
@@ -52,7 +52,7 @@ const BODY_SCHEMAS: Record<MessageType, z.ZodType> = {
 
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });
 
-export const envelopeSchema = z.strictObject({
+const envelopeSchema = z.strictObject({
   v: z.literal(ENVELOPE_VERSION),
   id: uuid,
   type: z.enum(MESSAGE_TYPES),
@@ -77,8 +77,6 @@ export const envelopeSchema = z.strictObject({
 export type Envelope<B = Record<string, unknown>> = Omit<z.infer<typeof envelopeSchema>, 'body'> & {
   body: B;
 };
-export type StatusEnvelope = Envelope<StatusBody>;
-export type TelemetryEnvelope = Envelope<TelemetryBody>;
 
 export class EnvelopeError extends Error {
   override name = 'EnvelopeError';

@@ -4,7 +4,7 @@ import { isSimFault, SIM_FAULTS, type Simulator } from './index.js';
 /** One JSON line the simulator prints: an `event` name and its fields. */
 export type SimEvent = { event: string } & Record<string, unknown>;
 
-export const CONTROL_HELP = [
+const CONTROL_HELP = [
   'fault <unit|all> <none|silence|exception|garbage|truncated|nan>',
   'pin pv <W>',
   'pin load <W>',
@@ -14,7 +14,7 @@ export const CONTROL_HELP = [
 ];
 
 /** The state of a running simulator as one line: the truth flat, so `line.pvPowerW` reads directly. */
-export function statusEvent(sim: Simulator): SimEvent {
+function statusEvent(sim: Simulator): SimEvent {
   return {
     event: 'status',
     simTime: new Date(sim.simTimeMs()).toISOString(),

@@ -12,7 +12,7 @@ const bodySchema = z.strictObject({
 
 export type GpioProfile = z.infer<typeof bodySchema> & { file: string };
 
-export function parseGpioProfile(profile: ProfileFile): GpioProfile {
+function parseGpioProfile(profile: ProfileFile): GpioProfile {
   if (profile.kind !== 'gpio') {
     throw new ProfileError(
       `${profile.file}: kind is "${profile.kind}", a GPIO device needs a kind: gpio profile`,

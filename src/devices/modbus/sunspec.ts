@@ -2,8 +2,8 @@ import { errorText } from '../../core/errors.js';
 import { exceptionName, ModbusError } from './errors.js';
 
 /** "SunS" in two registers: the start of every SunSpec register map. */
-export const SUNS_MARKER = [0x5375, 0x6e53] as const;
-export const SUNSPEC_END = 0xffff;
+const SUNS_MARKER = [0x5375, 0x6e53] as const;
+const SUNSPEC_END = 0xffff;
 
 export interface SunspecModel {
   id: number;
