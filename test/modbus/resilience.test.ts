@@ -57,6 +57,7 @@ describe('device recovery', () => {
     let reads = 0;
     while (inverter.health().state !== 'fault' && reads < 10) {
       reads++;
+      // These reads are meant to fail: the health they leave behind is what is checked.
       await inverter.read().catch(() => undefined);
     }
     expect(reads).toBeLessThanOrEqual(3);
@@ -101,7 +102,7 @@ describe('a shared RTU bus', () => {
       ctx,
     );
 
-    // Every neighbour read has a dead read queued beside it on the same line.
+    // Every neighbour read has a dead read queued beside it on the same line (failing, as it should).
     const expected = meterValues(peer.expected.meter);
     for (let i = 0; i < 60; i++) {
       const [values] = await Promise.all([neighbour.read(), dead.read().catch(() => undefined)]);
