@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { crossChecks } from '../config/cross-checks.js';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { loadProfiles, type ProfileFile } from '../devices/profiles.js';
+import { crossChecks } from '../setup/config-checks.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 export interface LoadedConfig {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { errorText } from '../core/errors.js';
 import { type Config, configSchema } from './schema.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/powerdeal/config.yaml';
+const DEFAULT_CONFIG_PATH = '/etc/powerdeal/config.yaml';
 
 /** One problem in a config file: where (key path and line), what, and how to fix it. */
 export interface ConfigProblem {
@@ -22,7 +23,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function formatProblems(problems: ConfigProblem[]): string {
+function formatProblems(problems: ConfigProblem[]): string {
   return problems
     .map((p) => `  - ${p.path || '(top level)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`)
     .join('\n');
@@ -34,8 +35,8 @@ export function configPath(flag?: string): string {
 }
 
 /**
- * Checks that need the whole file or the outside world (profiles on disk): unique ids, a profile that
- * exists and suits the transport. `profileKinds` maps profile id → kind (modbus, sunspec, i2c, gpio).
+ * A check that needs the whole file or the outside world (profiles on disk, key files), run after the
+ * schema; src/setup/config-checks.ts gathers every one `powerdeal config check` runs.
  */
 export type CrossCheck = (config: Config) => ConfigProblem[];
 
@@ -91,7 +92,7 @@ export function loadConfig(file: string, crossChecks: CrossCheck[] = []): Config
         ? 'the file does not exist: create it (see README "Configuration") or pass --config FILE'
         : code === 'EACCES'
           ? 'permission denied: make it readable by the powerdeal user'
-          : String(err);
+          : errorText(err);
     throw new ConfigError(file, [{ path: '', message: hint }]);
   }
   return parseConfig(text, file, crossChecks);

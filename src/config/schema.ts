@@ -1,16 +1,17 @@
 import { z } from 'zod';
+import { ID_PATTERN, ID_RULE_TEXT } from '../core/ids.js';
 
 /**
- * The one config schema (DESIGN §3): types, defaults and validation in one place. Every field carries a
- * hint so an error can say what to write instead. Objects are strict so a typo is an error, not a silent
- * default.
+ * The one config schema (README "Configuration"): types, defaults and validation in one place. Every
+ * field carries a hint so an error can say what to write instead. Objects are strict so a typo is an
+ * error, not a silent default. Each default is written once, on its field: a section left out is
+ * `.prefault({})`, parsed like an empty section, so it gets the same field defaults.
  */
 
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 const id = (what: string) =>
-  z.string().regex(ID, { error: `${what} must be lowercase letters, digits and '-', e.g. "home-42"` });
+  z.string().regex(ID_PATTERN, { error: `${what} must be ${ID_RULE_TEXT}, e.g. "home-42"` });
 
 const hostPort = (what: string) =>
   z.string().regex(HOST_PORT, { error: `${what} must be "HOST:PORT", e.g. "192.168.1.50:502"` });
@@ -79,6 +80,17 @@ const deviceSchema = z
     error: 'a device needs exactly one transport: modbus, i2c or gpio',
   });
 
+/** Caps of the store's outbox: beyond them the oldest sheddable messages go first. */
+const outboxSchema = z
+  .strictObject({
+    maxRows: z.int().min(100).default(200_000),
+    maxBytes: z
+      .int()
+      .min(65_536)
+      .default(64 * 1024 * 1024),
+  })
+  .prefault({});
+
 const brokerUrl = z.string().regex(/^(mqtt|mqtts|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/, {
   error: 'a broker is a URL like "mqtt://10.0.0.2:1883" or "mqtts://broker:8883"',
 });
@@ -96,7 +108,7 @@ export const configSchema = z.strictObject({
       statusLed: gpioLineSchema.optional(),
       button: gpioLineSchema.extend({ debounceMs: z.int().min(0).max(1000).default(50) }).optional(),
     })
-    .default({}),
+    .prefault({}),
   mqtt: z
     .strictObject({
       brokers: z.array(brokerUrl).min(1, { error: 'mqtt.brokers needs at least one broker URL' }),
@@ -116,15 +128,7 @@ export const configSchema = z.strictObject({
       drainRatePerS: z.int().min(1).default(200),
       /** Random wait before draining after a reconnect, so homes returning together spread out. */
       drainStartJitterMs: z.int().min(0).max(600_000).default(3000),
-      outbox: z
-        .strictObject({
-          maxRows: z.int().min(100).default(200_000),
-          maxBytes: z
-            .int()
-            .min(65_536)
-            .default(64 * 1024 * 1024),
-        })
-        .default({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 }),
+      outbox: outboxSchema,
     })
     .optional(),
   engine: z
@@ -155,15 +159,7 @@ export const configSchema = z.strictObject({
         })
         .optional(),
     })
-    .default({
-      minOfferW: 300,
-      reserveW: 200,
-      priceCentsPerKwh: 12,
-      maxBuyPriceCentsPerKwh: 20,
-      minTradeWh: 20,
-      slotMinutes: 15,
-      trading: true,
-    }),
+    .prefault({}),
   /** This home's Ed25519 key and the zone's keyring (public keys of the members). See docs/protocol.md. */
   keys: z
     .strictObject({
@@ -172,7 +168,7 @@ export const configSchema = z.strictObject({
       /** YAML: `zone: <zone>` and `members: { <home id>: "ed25519:<base64url public key>" }`. */
       keyringFile: z.string().min(1).default('/etc/powerdeal/keyring.yaml'),
     })
-    .default({ privateKeyFile: '/etc/powerdeal/home.key', keyringFile: '/etc/powerdeal/keyring.yaml' }),
+    .prefault({}),
   store: z
     .strictObject({
       path: z.string().min(1).default('/var/lib/powerdeal/powerdeal.db'),
@@ -189,14 +185,7 @@ export const configSchema = z.strictObject({
       /** Where backups go; default a "backups" directory beside the database. */
       backupDir: z.string().min(1).optional(),
     })
-    .default({
-      path: '/var/lib/powerdeal/powerdeal.db',
-      readingsRetentionDays: 7,
-      readingsFlushMs: 10_000,
-      lowDiskMb: 64,
-      diskReserveMb: 8,
-      backupKeep: 7,
-    }),
+    .prefault({}),
   web: z
     .strictObject({
       listen: hostPort('web.listen').default('127.0.0.1:8080'),
@@ -207,26 +196,20 @@ export const configSchema = z.strictObject({
       /** Largest request body accepted, bytes. */
       maxBodyBytes: z.int().min(256).max(1_048_576).default(4096),
     })
-    .default({
-      listen: '127.0.0.1:8080',
-      tokenFile: '/etc/powerdeal/web.token',
-      maxEventClients: 8,
-      maxBodyBytes: 4096,
-    }),
+    .prefault({}),
   /** The local control channel the CLI uses while the service runs (unix socket, mode 0660). */
-  control: z
-    .strictObject({ socket: z.string().min(1).default('/run/powerdeal/control.sock') })
-    .default({ socket: '/run/powerdeal/control.sock' }),
+  control: z.strictObject({ socket: z.string().min(1).default('/run/powerdeal/control.sock') }).prefault({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
     })
-    .default({ level: 'info' }),
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The outbox caps of an `mqtt` section that sets none (the store's defaults too). */
+export const OUTBOX_DEFAULTS: Readonly<z.infer<typeof outboxSchema>> = outboxSchema.parse(undefined);
 export type DeviceConfig = Config['devices'][number];
 export type ModbusConfig = NonNullable<DeviceConfig['modbus']>;
-export type I2cConfig = NonNullable<DeviceConfig['i2c']>;
-export type GpioConfig = NonNullable<DeviceConfig['gpio']>;
 export type MqttConfig = NonNullable<Config['mqtt']>;

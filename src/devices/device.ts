@@ -1,4 +1,8 @@
 import type { QuantityName, QuantityValues } from '../core/quantities.js';
+import type { Capability } from './capabilities.js';
+
+/** Every module of the devices (and its callers) words errors the same way. */
+export { errorText } from '../core/errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -28,22 +32,14 @@ export interface Device {
   readonly profileId: string;
   /** The canonical quantities this device's profile maps (known before the first read). */
   readonly quantities: readonly QuantityName[];
+  /** What it can do besides being read (capabilities.ts); none when absent. */
+  readonly capabilities?: readonly Capability[];
   /** Opens what the device needs. Never throws because the device is unreachable: it degrades instead. */
   start(): Promise<void>;
   /** Reads every quantity the profile maps. Rejects on failure (timeout, exception, NaN, breaker open). */
   read(): Promise<QuantityValues>;
   health(): DeviceHealth;
   stop(): Promise<void>;
-}
-
-/** A switchable output (a relay driving a flexible load). */
-export interface Actuator {
-  readonly id: string;
-  /** Drives the output; resolves once the line has been written. */
-  set(on: boolean): Promise<void>;
-  get(): Promise<boolean>;
-  /** The documented safe state, applied at start and at shutdown. */
-  readonly safeState: boolean;
 }
 
 export function newHealth(id: string, profile: string, transport: string): DeviceHealth {
@@ -60,9 +56,4 @@ export function newHealth(id: string, profile: string, transport: string): Devic
     reads: 0,
     failures: 0,
   };
-}
-
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

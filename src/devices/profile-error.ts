@@ -1,7 +1,19 @@
-/** A device profile, or a device's use of one, that cannot work: the message names the file or device and why. */
+/**
+ * A device profile, or a device's use of one, that cannot work: the message names the file or device,
+ * the key and the fix. `problems` holds one line per bad key when a whole file was checked.
+ */
 export class ProfileError extends Error {
-  constructor(message: string) {
+  override name = 'ProfileError';
+
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [message],
+  ) {
     super(message);
-    this.name = 'ProfileError';
+  }
+
+  /** Every bad key of one profile file, under a heading such as "invalid i2c profile". */
+  static inFile(file: string, heading: string, problems: readonly string[]): ProfileError {
+    return new ProfileError(`${file}: ${heading}\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems);
   }
 }

@@ -2,21 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { familyOfKind, PROFILE_KINDS } from './families.js';
+import { ProfileError } from './profile-error.js';
+import type { ProfileFile } from './profile-file.js';
+
+export type { ProfileFile } from './profile-file.js';
 
 /**
  * Device knowledge is data: every `hardware/profiles/*.yaml` is a profile, its file name is its id.
- * This loader only reads the common header; each driver family validates its own body.
+ * This loader reads the common header and checks the kind against the family registry; the family
+ * parses the body, once per file, where it is first used (a broken body is a problem of the devices
+ * that use it, not of every other profile).
  */
-export type ProfileKind = 'modbus' | 'sunspec' | 'i2c' | 'gpio';
-
-export interface ProfileFile {
-  id: string;
-  kind: ProfileKind;
-  description: string;
-  file: string;
-  /** The whole parsed document, validated by the driver family that uses it. */
-  body: Record<string, unknown>;
-}
 
 /** `src/devices` and `dist/devices` are both two levels below the package root. */
 export const DEFAULT_PROFILE_DIR = fileURLToPath(new URL('../../hardware/profiles', import.meta.url));
@@ -28,10 +25,12 @@ export function loadProfiles(dir = DEFAULT_PROFILE_DIR): Map<string, ProfileFile
     const file = join(dir, name);
     const body = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     const id = basename(name, '.yaml');
-    if (body?.id !== id) throw new Error(`${file}: "id" must equal the file name (${id})`);
+    if (body?.id !== id) throw new ProfileError(`${file}: "id" must equal the file name (${id})`);
     const kind = body.kind;
-    if (kind !== 'modbus' && kind !== 'sunspec' && kind !== 'i2c' && kind !== 'gpio') {
-      throw new Error(`${file}: "kind" must be modbus, sunspec, i2c or gpio`);
+    if (typeof kind !== 'string' || familyOfKind(kind) === undefined) {
+      throw new ProfileError(
+        `${file}: "kind" must be ${PROFILE_KINDS.slice(0, -1).join(', ')} or ${PROFILE_KINDS.at(-1)}`,
+      );
     }
     profiles.set(id, { id, kind, description: String(body.description ?? ''), file, body });
   }

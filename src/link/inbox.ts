@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import { type DecodeFailure, decodeEnvelope, type Envelope, TYPE_TOPICS } from '../protocol/envelope.js';
+import type { VerifyFailure } from '../protocol/signing.js';
 import { homeTopic, parseTopic, zoneOffersFilter } from '../protocol/topics.js';
 import type { LinkStore } from './link-store.js';
 
@@ -11,9 +12,6 @@ import type { LinkStore } from './link-store.js';
  * and is counted; handle() never throws. The dead letter's reason is the bare reason code (one bucket
  * per reason for counting); the detail goes to the debug log.
  */
-
-/** What a signature check can refuse, once envelopes are signed (a zone keyring). */
-export type VerifyFailure = 'unsigned' | 'bad-signature' | 'unknown-sender';
 
 export type InboxRejectReason =
   | DecodeFailure

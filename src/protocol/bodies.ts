@@ -12,7 +12,7 @@ export type StatusBody = z.infer<typeof statusBodySchema>;
 const stat = z.number().nullable();
 
 /** One quantity over a telemetry interval. Statistics cover good samples only; null when there were none. */
-export const quantityStatsSchema = z.strictObject({
+const quantityStatsSchema = z.strictObject({
   /** Number of good samples. */
   n: z.int().min(0),
   mean: stat,

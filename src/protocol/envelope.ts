@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { type StatusBody, statusBodySchema, type TelemetryBody, telemetryBodySchema } from './bodies.js';
+import { errorText } from '../core/errors.js';
+import { ID_PATTERN } from '../core/ids.js';
+import { statusBodySchema, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
 import type { TopicKind } from './topics.js';
 import {
@@ -14,15 +16,15 @@ import {
 import { isUuidV7, uuidv7 } from './uuidv7.js';
 
 /**
- * The one message envelope (DESIGN §4). On the wire it is its canonical JSON serialization, so the bytes a
+ * The one message envelope (docs/protocol.md). On the wire it is its canonical JSON serialization, so the bytes a
  * signature covers are the bytes any receiver can rebuild from the parsed object (minus `sig`).
  */
-export const ENVELOPE_VERSION = 1;
+const ENVELOPE_VERSION = 1;
 
 /** Larger payloads are refused before parsing, on both sides. */
 export const MAX_ENVELOPE_BYTES = 16 * 1024;
 
-export const MESSAGE_TYPES = ['status', 'telemetry', ...TRADING_TYPES] as const;
+const MESSAGE_TYPES = ['status', 'telemetry', ...TRADING_TYPES] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** The topics each type may be published on; anything else is refused by receivers. */
@@ -48,15 +50,14 @@ const BODY_SCHEMAS: Record<MessageType, z.ZodType> = {
   settlement: settlementBodySchema,
 };
 
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });
 
-export const envelopeSchema = z.strictObject({
+const envelopeSchema = z.strictObject({
   v: z.literal(ENVELOPE_VERSION),
   id: uuid,
   type: z.enum(MESSAGE_TYPES),
-  from: z.string().regex(ID),
-  zone: z.string().regex(ID),
+  from: z.string().regex(ID_PATTERN),
+  zone: z.string().regex(ID_PATTERN),
   /** Per sender, persisted, strictly increasing across all of its messages. */
   seq: z.int().min(0),
   /** Creation time, epoch ms. */
@@ -76,8 +77,6 @@ export const envelopeSchema = z.strictObject({
 export type Envelope<B = Record<string, unknown>> = Omit<z.infer<typeof envelopeSchema>, 'body'> & {
   body: B;
 };
-export type StatusEnvelope = Envelope<StatusBody>;
-export type TelemetryEnvelope = Envelope<TelemetryBody>;
 
 export class EnvelopeError extends Error {
   override name = 'EnvelopeError';
@@ -152,7 +151,7 @@ export function decodeEnvelope(payload: Uint8Array): DecodeResult {
   try {
     raw = JSON.parse(utf8.decode(payload));
   } catch (err) {
-    return { ok: false, reason: 'not-json', detail: (err as Error).message.slice(0, 200) };
+    return { ok: false, reason: 'not-json', detail: errorText(err).slice(0, 200) };
   }
   const env = envelopeSchema.safeParse(raw);
   if (!env.success) return { ok: false, reason: 'bad-envelope', detail: firstIssue(env.error) };

@@ -1,7 +1,7 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
-import type { VerifyFailure } from '../link/inbox.js';
 import { type Envelope, signingBytes } from './envelope.js';
-import { KeyError, type Keyring } from './keyring.js';
+import { KeyError } from './key-error.js';
+import type { Keyring } from './keyring-file.js';
 
 /**
  * Ed25519 signatures over an envelope's signing bytes (its canonical JSON without `sig`), so any
@@ -29,6 +29,9 @@ export function createSigner(homeId: string, privateKey: KeyObject): Signer {
     },
   };
 }
+
+/** What a signature check can refuse, once envelopes are signed (a zone keyring). */
+export type VerifyFailure = 'unsigned' | 'bad-signature' | 'unknown-sender';
 
 export type Verify = (env: Envelope, payload: Buffer) => VerifyFailure | null;
 

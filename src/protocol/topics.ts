@@ -1,16 +1,16 @@
+import { isValidId } from '../core/ids.js';
+
 /**
- * MQTT topics (DESIGN §4). Every topic is `powerdeal/v1/{zone}/{home}/{kind}`. Zone and home ids follow the
- * config id rule (lowercase letters, digits, '-'), so they can never contain the MQTT wildcards or '/'.
+ * MQTT topics (docs/protocol.md). Every topic is `powerdeal/v1/{zone}/{home}/{kind}`. Zone and home ids
+ * follow the id rule of src/core/ids.ts, so they can never contain the MQTT wildcards or '/'.
  */
 export const TOPIC_ROOT = 'powerdeal/v1';
 
 export const TOPIC_KINDS = ['status', 'telemetry', 'offer', 'inbox', 'trades'] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 function checkId(what: string, s: string): string {
-  if (!ID.test(s)) throw new RangeError(`${what} "${s}" is not a valid topic id`);
+  if (!isValidId(s)) throw new RangeError(`${what} "${s}" is not a valid topic id`);
   return s;
 }
 
@@ -33,7 +33,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   const parts = topic.split('/');
   if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return null;
   const [, , zone, home, kind] = parts as [string, string, string, string, string];
-  if (!ID.test(zone) || !ID.test(home)) return null;
+  if (!isValidId(zone) || !isValidId(home)) return null;
   if (!(TOPIC_KINDS as readonly string[]).includes(kind)) return null;
   return { zone, home, kind: kind as TopicKind };
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { ID_PATTERN } from '../core/ids.js';
 import { isUuidV7 } from './uuidv7.js';
 
 /**
- * Bodies of the trading messages (DESIGN §4, docs/protocol.md). Energies are whole Wh, times epoch ms,
+ * Bodies of the trading messages (docs/protocol.md). Energies are whole Wh, times epoch ms,
  * prices cents per kWh. Business identities (`acceptId`, `tradeId`) are stable across retransmissions; the
  * envelope id is new on every transmission, so the inbox's (from, id) dedupe only removes transport
  * duplicates and the engine decides what a repeated request means.
@@ -12,8 +13,7 @@ import { isUuidV7 } from './uuidv7.js';
 export const TRADING_TYPES = ['offer', 'accept', 'trade', 'reject', 'ack', 'settlement'] as const;
 export type TradingType = (typeof TRADING_TYPES)[number];
 
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const homeId = z.string().regex(ID);
+const homeId = z.string().regex(ID_PATTERN);
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });
 const wh = z.int().min(0).max(100_000_000);
 const price = z.number().min(0).max(100_000);

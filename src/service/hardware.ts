@@ -1,12 +1,12 @@
 import { Gpio } from 'onoff';
 import type { DeviceConfig } from '../config/schema.js';
-import { type Device, type DeviceHealth, errorText, newHealth } from '../devices/device.js';
-import { createGpioBackend, createRelay, type GpioBackend, type Relay } from '../devices/gpio/index.js';
-import { createI2cDevice } from '../devices/i2c/device.js';
+import { errorText } from '../core/errors.js';
+import { isSwitch } from '../devices/capabilities.js';
+import { type Device, type DeviceHealth, newHealth } from '../devices/device.js';
+import { FAMILIES, type FamilyContext, familyOfKind } from '../devices/families.js';
+import { createGpioBackend, type GpioBackend, type Relay } from '../devices/gpio/index.js';
 import { createI2cBusRegistry, type I2cBusRegistry } from '../devices/i2c/registry.js';
-import { simulateConfiguredI2c } from '../devices/i2c/simulate.js';
 import { BusRegistry } from '../devices/modbus/bus-registry.js';
-import { createModbusDevice } from '../devices/modbus/device.js';
 import type { ServiceContext } from './context.js';
 
 /** Every device of the home, built from config and profiles, with the buses they share. */
@@ -37,15 +37,17 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
   const devices: Device[] = [];
   const relays: Relay[] = [];
   const enabled = ctx.config.devices.filter((d) => d.enabled);
-  // Simulated I2C buses get a simulated chip at every configured address, so a demo reads values.
-  if (ctx.simulated) simulateConfiguredI2c(i2c, enabled, ctx.profiles);
+  const parts: FamilyContext = { buses, i2c, gpio, log, now: ctx.now };
+  // A simulated home gets simulated hardware behind each family's devices, so a demo reads values.
+  if (ctx.simulated) for (const family of FAMILIES) family.simulate?.(enabled, ctx.profiles, parts);
   for (const cfg of enabled) {
     const profile = ctx.profiles.get(cfg.profile);
     try {
-      if (!profile) throw new Error(`unknown profile ${cfg.profile}`);
-      if (cfg.modbus) devices.push(createModbusDevice(cfg, profile, { buses, log, now: ctx.now }));
-      else if (cfg.i2c) devices.push(createI2cDevice(cfg, profile, { i2c, log, now: ctx.now }));
-      else if (cfg.gpio) relays.push(createRelay(cfg, profile, { gpio, log }));
+      const family = profile && familyOfKind(profile.kind);
+      if (!profile || !family) throw new Error(`unknown profile ${cfg.profile}`);
+      const part = family.create(cfg, profile, parts);
+      if (isSwitch(part)) relays.push(part);
+      else devices.push(part);
     } catch (err) {
       // One bad device degrades that device only.
       log.error({ err, device: cfg.id }, 'device could not be created; it stays faulted');
@@ -71,8 +73,11 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
     health: () => [...devices.map((d) => d.health()), ...relays.map((r) => r.health())],
     maxAgeMs: (id) => byId.get(id)?.maxAgeMs ?? 3 * ctx.config.cycleMs,
     stop: async () => {
-      await Promise.all(relays.map((r) => r.stop().catch(() => undefined)));
-      await Promise.all(devices.map((d) => d.stop().catch(() => undefined)));
+      // Shutdown goes on past a part that fails to stop: the buses below must still close.
+      const stopFailed = (id: string) => (err: unknown) =>
+        log.warn({ device: id, err: errorText(err) }, 'stop failed; shutting down the rest');
+      await Promise.all(relays.map((r) => r.stop().catch(stopFailed(r.id))));
+      await Promise.all(devices.map((d) => d.stop().catch(stopFailed(d.id))));
       await buses.closeAll();
       await i2c.closeAll();
     },

@@ -1,9 +1,10 @@
+import { errorText } from '../core/errors.js';
 import { isSimFault, SIM_FAULTS, type Simulator } from './index.js';
 
 /** One JSON line the simulator prints: an `event` name and its fields. */
 export type SimEvent = { event: string } & Record<string, unknown>;
 
-export const CONTROL_HELP = [
+const CONTROL_HELP = [
   'fault <unit|all> <none|silence|exception|garbage|truncated|nan>',
   'pin pv <W>',
   'pin load <W>',
@@ -13,7 +14,7 @@ export const CONTROL_HELP = [
 ];
 
 /** The state of a running simulator as one line: the truth flat, so `line.pvPowerW` reads directly. */
-export function statusEvent(sim: Simulator): SimEvent {
+function statusEvent(sim: Simulator): SimEvent {
   return {
     event: 'status',
     simTime: new Date(sim.simTimeMs()).toISOString(),
@@ -41,7 +42,7 @@ export function runControlLine(sim: Simulator, line: string): SimEvent | null {
       try {
         sim.setFault(unit, b);
       } catch (err) {
-        return error(err instanceof Error ? err.message : String(err));
+        return error(errorText(err));
       }
       return { event: 'fault', faults: sim.faults() };
     }

@@ -8,7 +8,7 @@ export const EXCEPTION = {
   gatewayTargetFailedToRespond: 0x0b,
 } as const;
 
-export const FC = {
+const FC = {
   readHolding: 0x03,
   readInput: 0x04,
   writeSingle: 0x06,

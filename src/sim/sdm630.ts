@@ -7,7 +7,7 @@ import { Words } from './words.js';
  * first, power positive when importing. Only the documented register blocks answer; the words between
  * the documented values inside a block read 0.
  */
-export const SDM630_REGISTERS = {
+const SDM630_REGISTERS = {
   voltageL1: 0x0000,
   voltageL2: 0x0002,
   voltageL3: 0x0004,

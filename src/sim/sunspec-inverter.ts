@@ -8,7 +8,7 @@ import { NOT_IMPLEMENTED, Words } from './words.js';
  * address, then model 1 (common), model 103 (three-phase inverter), model 123 (immediate controls,
  * writable) and the end marker. Offsets below are relative to the base.
  */
-export const SUNSPEC_LAYOUT = {
+const SUNSPEC_LAYOUT = {
   marker: 0,
   common: { header: 2, id: 1, length: 65 },
   inverter: { header: 69, id: 103, length: 50 },
@@ -18,7 +18,7 @@ export const SUNSPEC_LAYOUT = {
 } as const;
 
 /** Scale factors (powers of ten) this inverter publishes in its models. */
-export const SUNSPEC_SF = {
+const SUNSPEC_SF = {
   A: -2,
   V: -1,
   W: 0,

@@ -46,10 +46,3 @@ export class Words {
     }
   }
 }
-
-/** Packs registers into the big-endian bytes of a Modbus response. */
-export function wordsToBytes(words: ArrayLike<number>): Buffer {
-  const buf = Buffer.alloc(words.length * 2);
-  for (let i = 0; i < words.length; i++) buf.writeUInt16BE(words[i] ?? 0, i * 2);
-  return buf;
-}

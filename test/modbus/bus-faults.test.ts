@@ -3,7 +3,7 @@ import type { ModbusConfig } from '../../src/config/schema.js';
 import { BusWorker, type BusWorkerOptions } from '../../src/devices/modbus/bus-worker.js';
 import { ModbusError } from '../../src/devices/modbus/errors.js';
 import { busAddress } from '../../src/devices/modbus/transport.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, waitFor } from '../helpers/ports.js';
 import { startPtyToTcp } from '../helpers/socat.js';
 import { deviceConfig } from './helpers/devices.js';
 import { type RawHandler, type RawServer, startRawServer, withCrc } from './helpers/raw-server.js';
@@ -110,7 +110,7 @@ describe('Modbus TCP faults', () => {
     const bus = worker({ tcp: `127.0.0.1:${srv.port}` });
     expect(await bus.readRegisters(1, 'holding', 1, 1, 1000)).toEqual([1]);
     srv.dropConnections();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => !bus.stats().connected, 5000, 'the worker to see the dropped connection', 5);
     expect(await bus.readRegisters(1, 'holding', 2, 1, 1000)).toEqual([2]);
     expect(bus.stats().opens).toBe(2);
   });
@@ -220,7 +220,9 @@ describe('one FIFO per bus', () => {
     );
     const first = bus.readRegisters(1, 'holding', 5, 1, 2000);
     const queued = failure(bus.readRegisters(1, 'holding', 6, 1, 2000));
-    await new Promise((r) => setTimeout(r, 50));
+    // The first request is on the wire (the server has it) and the second waits behind it.
+    await waitFor(() => srv.requests.length === 1, 5000, 'the first request on the wire', 5);
+    expect(bus.stats().queueDepth).toBe(1);
     await bus.close();
     expect(await first).toEqual([5]);
     expect(await queued).toMatchObject({ kind: 'connection' });

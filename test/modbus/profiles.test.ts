@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ProfileError,
-  parseModbusProfile,
-  parseSunspecProfile,
-} from '../../src/devices/modbus/profile-schema.js';
+import { parseModbusProfile, parseSunspecProfile } from '../../src/devices/modbus/profile-schema.js';
 import { SUNSPEC_MODELS } from '../../src/devices/modbus/sunspec-models.js';
 import { pointValue } from '../../src/devices/modbus/values.js';
+import { ProfileError } from '../../src/devices/profile-error.js';
 import type { ProfileFile } from '../../src/devices/profiles.js';
 import { profile } from './helpers/devices.js';
 
@@ -25,7 +22,7 @@ function problems(fn: () => unknown): string[] {
   } catch (err) {
     expect(err).toBeInstanceOf(ProfileError);
     expect((err as Error).message).toContain('hardware/profiles/meter-x.yaml');
-    return (err as ProfileError).problems;
+    return [...(err as ProfileError).problems];
   }
   throw new Error('expected a ProfileError');
 }

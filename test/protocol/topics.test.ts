@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { homeTopic, parseTopic, TOPIC_KINDS, zoneOffersFilter } from '../../src/protocol/topics.js';
 
 describe('topics', () => {
-  it('builds the DESIGN §4 topics', () => {
+  it('builds the topics of docs/protocol.md', () => {
     expect(TOPIC_KINDS.map((k) => homeTopic('lyon-7', 'home-42', k))).toEqual([
       'powerdeal/v1/lyon-7/home-42/status',
       'powerdeal/v1/lyon-7/home-42/telemetry',

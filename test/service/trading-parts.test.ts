@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crossChecks } from '../../src/config/cross-checks.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { type Config, configSchema } from '../../src/config/schema.js';
 import { createRelay, FakeGpioBackend, type Relay } from '../../src/devices/gpio/index.js';
@@ -21,6 +20,7 @@ import {
 import { createVerifier } from '../../src/protocol/signing.js';
 import { Actuation, AutomatedRelays } from '../../src/service/trading-actuators.js';
 import { loadTradingKeys } from '../../src/service/trading-keys.js';
+import { crossChecks } from '../../src/setup/config-checks.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { waitFor } from '../helpers/ports.js';
 

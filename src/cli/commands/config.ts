@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { crossChecks } from '../../config/cross-checks.js';
 import { ConfigError, configPath, loadConfig } from '../../config/load.js';
 import { loadProfiles } from '../../devices/profiles.js';
+import { crossChecks } from '../../setup/config-checks.js';
 import { EXIT } from '../exit-codes.js';
 import { green, printJson, red } from '../output.js';
 

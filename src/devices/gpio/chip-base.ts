@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorText } from '../../core/errors.js';
 import { GpioError } from './backend.js';
 
 export const DEFAULT_SYSFS_GPIO = '/sys/class/gpio';
@@ -26,7 +27,7 @@ export function listGpioChips(sysfsRoot = DEFAULT_SYSFS_GPIO): GpioChipInfo[] {
     names = readdirSync(sysfsRoot).filter((n) => n.startsWith('gpiochip'));
   } catch (err) {
     throw new GpioError(
-      `${sysfsRoot} is not readable (${(err as NodeJS.ErrnoException).code ?? String(err)}): this kernel has no sysfs GPIO`,
+      `${sysfsRoot} is not readable (${(err as NodeJS.ErrnoException).code ?? errorText(err)}): this kernel has no sysfs GPIO`,
       'no-gpio',
     );
   }

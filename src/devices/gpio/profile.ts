@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ProfileError } from '../profile-error.js';
-import type { ProfileFile } from '../profiles.js';
+import { type ProfileFile, parsedOnce } from '../profile-file.js';
 
 /** The body of a `kind: gpio` profile. Only outputs (relays) exist so far. */
 const bodySchema = z.strictObject({
@@ -12,7 +12,7 @@ const bodySchema = z.strictObject({
 
 export type GpioProfile = z.infer<typeof bodySchema> & { file: string };
 
-export function parseGpioProfile(profile: ProfileFile): GpioProfile {
+function parseGpioProfile(profile: ProfileFile): GpioProfile {
   if (profile.kind !== 'gpio') {
     throw new ProfileError(
       `${profile.file}: kind is "${profile.kind}", a GPIO device needs a kind: gpio profile`,
@@ -20,8 +20,11 @@ export function parseGpioProfile(profile: ProfileFile): GpioProfile {
   }
   const result = bodySchema.safeParse(profile.body);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new ProfileError(`${profile.file}: invalid gpio profile\n${lines.join('\n')}`);
+    const lines = result.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw ProfileError.inFile(profile.file, 'invalid gpio profile', lines);
   }
   return { ...result.data, file: profile.file };
 }
+
+/** The typed profile of a `kind: gpio` file, parsed once per file. */
+export const gpioProfileOf = parsedOnce(parseGpioProfile);

@@ -1,10 +1,12 @@
 import type { DeviceConfig } from '../../config/schema.js';
+import { errorText } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import { type Actuator, type DeviceHealth, errorText, newHealth } from '../device.js';
+import type { Switch } from '../capabilities.js';
+import { type DeviceHealth, newHealth } from '../device.js';
 import { ProfileError } from '../profile-error.js';
-import type { ProfileFile } from '../profiles.js';
+import type { ProfileFile } from '../profile-file.js';
 import type { GpioBackend, OutputLine } from './backend.js';
-import { parseGpioProfile } from './profile.js';
+import { gpioProfileOf } from './profile.js';
 
 export interface RelayContext {
   gpio: GpioBackend;
@@ -12,7 +14,7 @@ export interface RelayContext {
   now?: () => number;
 }
 
-export interface Relay extends Actuator {
+export interface Relay extends Switch {
   /** Opens the line already at the safe state. Never throws: a line that cannot be opened is a fault. */
   start(): Promise<void>;
   /** Drives the safe state and releases the line (without unexporting it). */
@@ -28,7 +30,7 @@ export interface Relay extends Actuator {
 export function createRelay(cfg: DeviceConfig, profile: ProfileFile, ctx: RelayContext): Relay {
   const gpio = cfg.gpio;
   if (!gpio) throw new ProfileError(`device "${cfg.id}": profile ${profile.id} needs a gpio: section`);
-  parseGpioProfile(profile);
+  gpioProfileOf(profile);
   const now = ctx.now ?? Date.now;
   const safeState = gpio.safeState === 'on';
   const transport = `gpio ${gpio.line}${gpio.activeLow ? ' active-low' : ''}`;
@@ -40,6 +42,7 @@ export function createRelay(cfg: DeviceConfig, profile: ProfileFile, ctx: RelayC
 
   const serial = <T>(job: () => Promise<T>): Promise<T> => {
     const result = chain.then(job);
+    // The caller gets this job's failure through `result`; the chain only orders the next job after it.
     chain = result.catch(() => undefined);
     return result;
   };
@@ -72,6 +75,7 @@ export function createRelay(cfg: DeviceConfig, profile: ProfileFile, ctx: RelayC
 
   return {
     id: cfg.id,
+    capabilities: ['switch'],
     safeState,
 
     start: () =>
@@ -127,7 +131,14 @@ export function createRelay(cfg: DeviceConfig, profile: ProfileFile, ctx: RelayC
           failed(err);
         } finally {
           line = null;
-          await l.close().catch(() => undefined);
+          await l
+            .close()
+            .catch((err: unknown) =>
+              log.debug(
+                { err: errorText(err) },
+                'relay line close failed; the safe state was already written',
+              ),
+            );
         }
       }),
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorText } from '../../core/errors.js';
 import {
   type GpioBackend,
   GpioError,
@@ -145,6 +146,6 @@ function sysfsError(err: unknown, line: number, n: number): GpioError {
     case 'EINVAL':
       return new GpioError(`${what}: the kernel rejected this line number (EINVAL)`, 'bad-line');
     default:
-      return new GpioError(`${what}: ${err instanceof Error ? err.message : String(err)}`, 'io');
+      return new GpioError(`${what}: ${errorText(err)}`, 'io');
   }
 }

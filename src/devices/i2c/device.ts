@@ -1,14 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceConfig } from '../../config/schema.js';
+import { errorText } from '../../core/errors.js';
 import type { QuantityValues } from '../../core/quantities.js';
 import type { Logger } from '../../log/logger.js';
-import { type Device, type DeviceHealth, errorText, newHealth } from '../device.js';
+import { type Device, type DeviceHealth, newHealth } from '../device.js';
 import { ProfileError } from '../profile-error.js';
-import type { ProfileFile } from '../profiles.js';
+import type { ProfileFile } from '../profile-file.js';
 import { type BackoffOptions, FailureBackoff } from './backoff.js';
 import { hex, type I2cBus } from './bus.js';
 import { decodeRegister, I2cDataError, tidy } from './decode.js';
-import { type I2cProfile, parseI2cProfile } from './profile.js';
+import { type I2cProfile, i2cProfileOf, needsShunt } from './profile.js';
 import type { I2cBusRegistry } from './registry.js';
 
 export interface I2cDeviceContext {
@@ -33,7 +34,7 @@ interface ResolvedParams {
 export function createI2cDevice(cfg: DeviceConfig, profileFile: ProfileFile, ctx: I2cDeviceContext): Device {
   const i2c = cfg.i2c;
   if (!i2c) throw new ProfileError(`device "${cfg.id}": profile ${profileFile.id} needs an i2c: section`);
-  const profile = parseI2cProfile(profileFile);
+  const profile = i2cProfileOf(profileFile);
   const params = resolveParams(cfg, profile);
   const initWrites = profile.init.map((step) => ({
     register: step.register,
@@ -166,9 +167,7 @@ export function createI2cDevice(cfg: DeviceConfig, profileFile: ProfileFile, ctx
 
 function resolveParams(cfg: DeviceConfig, profile: I2cProfile): ResolvedParams {
   const i2c = cfg.i2c!;
-  const needsShunt =
-    profile.quantities.some((q) => q.divideBy === 'shuntOhms') || profile.init.some((s) => s.calibration);
-  if (needsShunt && i2c.shuntOhms === undefined) {
+  if (needsShunt(profile) && i2c.shuntOhms === undefined) {
     throw new ProfileError(
       `device "${cfg.id}": i2c.shuntOhms is required by profile ${profile.id} (${profile.file}): the shunt resistance in ohms, e.g. 0.1`,
     );

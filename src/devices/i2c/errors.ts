@@ -1,3 +1,4 @@
+import { errorText } from '../../core/errors.js';
 /**
  * What went wrong on an I2C bus, in words a technician can act on. The kernel reports a missing
  * acknowledge as EREMOTEIO (bcm2835) or ENXIO (most other adapters); a clock-stretching or arbitration
@@ -75,7 +76,7 @@ export function toI2cError(err: unknown, where: string, busNumber: number, attem
         attempts,
       );
     default: {
-      const text = err instanceof Error ? err.message : String(err);
+      const text = errorText(err);
       return new I2cError(
         `${where}: ${text}${tries}`,
         code !== undefined && TRANSIENT_CODES.has(code) ? 'io' : 'data',

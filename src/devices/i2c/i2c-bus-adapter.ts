@@ -25,6 +25,7 @@ export class I2cBusAdapter implements SmbusAdapter {
         );
       }
     } catch (err) {
+      // The open is failing with the reason above; a bus that also fails to close adds nothing to it.
       await bus.close().catch(() => undefined);
       throw err;
     }

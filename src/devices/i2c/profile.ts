@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { QUANTITY_NAMES, type QuantityName } from '../../core/quantities.js';
 import { ProfileError } from '../profile-error.js';
-import type { ProfileFile } from '../profiles.js';
+import { type ProfileFile, parsedOnce } from '../profile-file.js';
 
 /**
  * The body of a `kind: i2c` profile: what to write at start, which 16-bit registers to read and how to
@@ -128,7 +128,7 @@ export interface I2cProfile {
   quantities: I2cQuantitySpec[];
 }
 
-/** A profile file that does not describe a usable I2C chip; the message names the file and key. */
+/** A profile file that does not describe a usable I2C chip throws; the message names the file and key. */
 export function parseI2cProfile(profile: ProfileFile): I2cProfile {
   if (profile.kind !== 'i2c') {
     throw new ProfileError(
@@ -143,9 +143,9 @@ export function parseI2cProfile(profile: ProfileFile): I2cProfile {
         at === 'quantities' && i.code === 'unrecognized_keys'
           ? ` (quantities: ${QUANTITY_NAMES.join(', ')})`
           : '';
-      return `  - ${at}: ${i.message}${hint}`;
+      return `${at}: ${i.message}${hint}`;
     });
-    throw new ProfileError(`${profile.file}: invalid i2c profile\n${lines.join('\n')}`);
+    throw ProfileError.inFile(profile.file, 'invalid i2c profile', lines);
   }
   const body = result.data;
   const byName = new Map(body.registers.map((r) => [r.name, r]));
@@ -169,4 +169,14 @@ export function parseI2cProfile(profile: ProfileFile): I2cProfile {
     registers: body.registers.filter((r) => used.has(r.name)),
     quantities,
   };
+}
+
+/** The typed profile of a `kind: i2c` file, parsed once per file. */
+export const i2cProfileOf = parsedOnce(parseI2cProfile);
+
+/** Whether a device of this profile needs `i2c.shuntOhms` (a current from a shunt voltage, a calibration). */
+export function needsShunt(profile: I2cProfile): boolean {
+  return (
+    profile.quantities.some((q) => q.divideBy === 'shuntOhms') || profile.init.some((s) => s.calibration)
+  );
 }

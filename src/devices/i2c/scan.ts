@@ -1,8 +1,8 @@
 import type { I2cBus } from './bus.js';
 
 /** The 7-bit addresses a scan visits: 0x00–0x02 and 0x78–0x7F are reserved by the I2C spec. */
-export const FIRST_SCAN_ADDRESS = 0x03;
-export const LAST_SCAN_ADDRESS = 0x77;
+const FIRST_SCAN_ADDRESS = 0x03;
+const LAST_SCAN_ADDRESS = 0x77;
 
 /**
  * Addresses that acknowledge, in ascending order. Each probe is one queued transaction, so a scan

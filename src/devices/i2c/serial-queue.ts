@@ -4,6 +4,7 @@ export class SerialQueue {
 
   run<T>(job: () => Promise<T>): Promise<T> {
     const result = this.tail.then(job);
+    // The caller gets the failure through `result`; the tail only orders the next job after it.
     this.tail = result.catch(() => undefined);
     return result;
   }

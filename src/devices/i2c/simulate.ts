@@ -1,11 +1,12 @@
 import type { DeviceConfig } from '../../config/schema.js';
-import type { ProfileFile } from '../profiles.js';
+import type { ProfileFile } from '../profile-file.js';
 import type { FakeI2cBus } from './fake-bus.js';
 import { type FakeI2cChip, FakeIna219, FakeTmp102 } from './fake-chips.js';
+import { i2cProfileOf } from './profile.js';
 import type { I2cBusRegistry } from './registry.js';
 
 /** A simulated chip of the profile's `chip` model, with plausible readings; undefined if unknown. */
-export function simulatedChip(model: string, cfg?: DeviceConfig['i2c']): FakeI2cChip | undefined {
+function simulatedChip(model: string | undefined, cfg?: DeviceConfig['i2c']): FakeI2cChip | undefined {
   switch (model) {
     case 'ina219':
       return new FakeIna219({ shuntOhms: cfg?.shuntOhms ?? 0.1, currentA: 1.25, busVoltageV: 12.6 });
@@ -22,15 +23,14 @@ export function simulatedChip(model: string, cfg?: DeviceConfig['i2c']): FakeI2c
  */
 export function simulateConfiguredI2c(
   registry: I2cBusRegistry,
-  devices: DeviceConfig[],
+  devices: readonly DeviceConfig[],
   profiles: ReadonlyMap<string, ProfileFile>,
 ): string[] {
   const missing: string[] = [];
   for (const device of devices) {
     if (!device.i2c) continue;
     const fake = registry.simulator(device.i2c.bus);
-    const model = profiles.get(device.profile)?.body.chip;
-    const chip = fake && typeof model === 'string' ? simulatedChip(model, device.i2c) : undefined;
+    const chip = fake && simulatedChip(chipModel(profiles.get(device.profile)), device.i2c);
     if (!fake || !chip) {
       missing.push(device.id);
       continue;
@@ -38,6 +38,17 @@ export function simulateConfiguredI2c(
     fake.attach(device.i2c.address, chip);
   }
   return missing;
+}
+
+/** The chip model of an I2C profile; undefined for a missing, broken or non-I2C one (not simulated). */
+function chipModel(file: ProfileFile | undefined): string | undefined {
+  if (file?.kind !== 'i2c') return undefined;
+  try {
+    return i2cProfileOf(file).chip;
+  } catch {
+    // A broken profile is reported by the config checks; its device stays unsimulated (and faulted).
+    return undefined;
+  }
 }
 
 /** The bench `powerdeal i2c scan --simulated` shows: an INA219 at 0x40 and a TMP102 at 0x48. */

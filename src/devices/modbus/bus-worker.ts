@@ -1,5 +1,5 @@
+import { errorText } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import { errorText } from '../device.js';
 import { classifyError, ModbusError } from './errors.js';
 import type { RegisterFunction } from './profile-schema.js';
 import { type BusAddress, closeClient, frameGapMs, type ModbusClient, openClient } from './transport.js';
@@ -213,11 +213,13 @@ export class BusWorker {
    */
   private async settle(job: Job, client: ModbusClient): Promise<unknown> {
     const call = job.op(client);
+    // Its failure reaches the job through the race below; this only keeps a late one from going unhandled.
     call.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         if (this.client === client) this.client = null;
+        // The client is already dropped and the job failed with the reason; a failed close adds nothing.
         closeClient(client).catch(() => undefined);
         reject(new ModbusError('timeout', `${job.what}: no answer and the client never returned`));
       }, job.timeoutMs + this.guardMs);

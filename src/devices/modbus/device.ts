@@ -8,13 +8,15 @@ import {
   handleAll,
 } from 'cockatiel';
 import type { DeviceConfig } from '../../config/schema.js';
+import { errorText } from '../../core/errors.js';
 import type { QuantityName, QuantityValues } from '../../core/quantities.js';
 import type { Logger } from '../../log/logger.js';
-import { type BreakerState, type Device, type DeviceHealth, errorText, newHealth } from '../device.js';
-import type { ProfileFile } from '../profiles.js';
+import { type Capability, type ExportLimiter, hasCapability } from '../capabilities.js';
+import { type BreakerState, type Device, type DeviceHealth, newHealth } from '../device.js';
+import type { ProfileFile } from '../profile-file.js';
 import type { BusRegistry } from './bus-registry.js';
 import { ModbusError } from './errors.js';
-import { parseRegisterProfile } from './profile-schema.js';
+import { type RegisterProfile, registerProfileOf } from './profile-schema.js';
 import { type ProfileReader, RegisterMapReader } from './register-map-reader.js';
 import type { SunspecMap } from './sunspec.js';
 import { SunspecReader } from './sunspec-reader.js';
@@ -36,7 +38,8 @@ export interface ModbusDeviceContext {
   breaker?: BreakerOptions;
 }
 
-export interface ModbusDevice extends Device {
+export interface ModbusDevice extends Device, ExportLimiter {
+  readonly capabilities: readonly Capability[];
   /** Identity read from the device (manufacturer, model, serial...), empty until it answered. */
   info(): Record<string, string>;
   /** The discovered SunSpec model map, for `kind: sunspec` devices that answered. */
@@ -44,8 +47,14 @@ export interface ModbusDevice extends Device {
   /**
    * Limits inverter output to `pct` % of its maximum (SunSpec model 123); null lifts the limit. Not
    * behind the read breaker: a command is always tried, and its failure is the caller's to handle.
+   * Only a device with the `export-limit` capability has the control; others reject.
    */
   writeExportLimit(pct: number | null): Promise<void>;
+}
+
+/** A SunSpec profile that maps the model 123 control can limit the inverter's export. */
+export function modbusCapabilities(profile: RegisterProfile): Capability[] {
+  return profile.kind === 'sunspec' && profile.exportLimit !== undefined ? ['export-limit'] : [];
 }
 
 const BREAKER_STATES: Record<CircuitState, BreakerState> = {
@@ -68,7 +77,8 @@ export function createModbusDevice(
   const modbus = cfg.modbus;
   if (modbus === undefined)
     throw new Error(`device ${cfg.id}: profile ${profile.id} needs a modbus transport`);
-  const parsed = parseRegisterProfile(profile);
+  const parsed = registerProfileOf(profile);
+  const capabilities = modbusCapabilities(parsed);
   const log = ctx.log.child({ device: cfg.id });
   const now = ctx.now ?? Date.now;
   const bus = ctx.buses.get(modbus);
@@ -106,6 +116,7 @@ export function createModbusDevice(
     id: cfg.id,
     profileId: profile.id,
     quantities,
+    capabilities,
 
     async start() {
       stopped = false;
@@ -166,7 +177,9 @@ export function createModbusDevice(
     },
 
     async writeExportLimit(pct: number | null) {
-      if (sunspec === null) throw new Error(`${cfg.id}: profile ${profile.id} is not a SunSpec profile`);
+      if (sunspec === null || !hasCapability({ capabilities }, 'export-limit')) {
+        throw new Error(`${cfg.id}: profile ${profile.id} maps no SunSpec export limit control (model 123)`);
+      }
       await sunspec.writeExportLimit(io, pct);
       log.info({ pct }, pct === null ? 'export limit lifted' : 'export limit written');
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { QuantityName } from '../../core/quantities.js';
-import type { ProfileFile } from '../profiles.js';
+import { ProfileError } from '../profile-error.js';
+import { type ProfileFile, parsedOnce } from '../profile-file.js';
 import { REGISTER_TYPES, type RegisterType, registerCount, type WordOrder } from './codec.js';
 import { parseTarget, type Target, unitFactor } from './units.js';
 
@@ -75,16 +76,6 @@ export interface SunspecProfile {
 }
 
 export type RegisterProfile = ModbusProfile | SunspecProfile;
-
-export class ProfileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`${file}: ${problems.length} problem(s) in profile\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ProfileError';
-  }
-}
 
 const registerAddress = z
   .int()
@@ -233,7 +224,7 @@ function checkDuplicates(points: { target: Target }[], problems: string[]): void
 /** Validates a `kind: modbus` profile; throws ProfileError naming the file and every bad key. */
 export function parseModbusProfile(profile: ProfileFile): ModbusProfile {
   const parsed = modbusSchema.safeParse(profile.body);
-  if (!parsed.success) throw new ProfileError(profile.file, zodProblems(parsed.error));
+  if (!parsed.success) throw fileProblems(profile.file, zodProblems(parsed.error));
   const body = parsed.data;
   const problems: string[] = [];
   const points = body.points.map((p, i) => {
@@ -243,7 +234,7 @@ export function parseModbusProfile(profile: ProfileFile): ModbusProfile {
     return point;
   });
   checkDuplicates(points, problems);
-  if (problems.length > 0) throw new ProfileError(profile.file, problems);
+  if (problems.length > 0) throw fileProblems(profile.file, problems);
   return {
     kind: 'modbus',
     id: profile.id,
@@ -259,7 +250,7 @@ export function parseModbusProfile(profile: ProfileFile): ModbusProfile {
 /** Validates a `kind: sunspec` profile; throws ProfileError naming the file and every bad key. */
 export function parseSunspecProfile(profile: ProfileFile): SunspecProfile {
   const parsed = sunspecSchema.safeParse(profile.body);
-  if (!parsed.success) throw new ProfileError(profile.file, zodProblems(parsed.error));
+  if (!parsed.success) throw fileProblems(profile.file, zodProblems(parsed.error));
   const body = parsed.data;
   const problems: string[] = [];
   const points = body.points.map((p, i) => {
@@ -270,7 +261,7 @@ export function parseSunspecProfile(profile: ProfileFile): SunspecProfile {
     return point;
   });
   checkDuplicates(points, problems);
-  if (problems.length > 0) throw new ProfileError(profile.file, problems);
+  if (problems.length > 0) throw fileProblems(profile.file, problems);
   const exportLimit = body.controls?.exportLimit;
   return {
     kind: 'sunspec',
@@ -286,9 +277,16 @@ export function parseSunspecProfile(profile: ProfileFile): SunspecProfile {
   };
 }
 
-/** Validates a profile of either register family. */
-export function parseRegisterProfile(profile: ProfileFile): RegisterProfile {
+/** Validates a profile of either register kind. */
+function parseRegisterProfile(profile: ProfileFile): RegisterProfile {
   if (profile.kind === 'modbus') return parseModbusProfile(profile);
   if (profile.kind === 'sunspec') return parseSunspecProfile(profile);
-  throw new ProfileError(profile.file, [`kind: ${profile.kind} is not a Modbus profile (modbus or sunspec)`]);
+  throw fileProblems(profile.file, [`kind: ${profile.kind} is not a Modbus profile (modbus or sunspec)`]);
+}
+
+/** The typed profile of a `kind: modbus` or `kind: sunspec` file, parsed once per file. */
+export const registerProfileOf = parsedOnce(parseRegisterProfile);
+
+function fileProblems(file: string, problems: string[]): ProfileError {
+  return ProfileError.inFile(file, `${problems.length} problem(s) in profile`, problems);
 }

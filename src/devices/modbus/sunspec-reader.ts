@@ -1,3 +1,4 @@
+import { errorText } from '../../core/errors.js';
 import type { QuantityName, QuantityValues } from '../../core/quantities.js';
 import type { Logger } from '../../log/logger.js';
 import { decodeRegisters, encodeRegisters } from './codec.js';
@@ -159,10 +160,7 @@ export class SunspecReader implements ProfileReader {
       this.infoValues = await this.readInfo(io, place(this.profile.info), opts);
     } catch (err) {
       // Identity is a nice-to-have: readings still flow without it.
-      this.log.warn(
-        { profile: this.profile.id, err: (err as Error).message },
-        'SunSpec identity not readable',
-      );
+      this.log.warn({ profile: this.profile.id, err: errorText(err) }, 'SunSpec identity not readable');
       this.infoValues = {};
     }
     this.layout = layout;

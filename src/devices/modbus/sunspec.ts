@@ -1,8 +1,9 @@
+import { errorText } from '../../core/errors.js';
 import { exceptionName, ModbusError } from './errors.js';
 
 /** "SunS" in two registers: the start of every SunSpec register map. */
-export const SUNS_MARKER = [0x5375, 0x6e53] as const;
-export const SUNSPEC_END = 0xffff;
+const SUNS_MARKER = [0x5375, 0x6e53] as const;
+const SUNSPEC_END = 0xffff;
 
 export interface SunspecModel {
   id: number;
@@ -28,7 +29,7 @@ function describeFailure(err: unknown): string {
       return `exception ${err.code} (${exceptionName(err.code)})`;
     if (err.kind === 'timeout') return 'no answer';
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }
 
 /**

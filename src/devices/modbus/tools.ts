@@ -1,3 +1,4 @@
+import { errorText } from '../../core/errors.js';
 import type { BusWorker } from './bus-worker.js';
 import { decodeRegisters, type RegisterType, registerCount, type WordOrder } from './codec.js';
 import { ModbusError } from './errors.js';
@@ -173,7 +174,7 @@ export async function dumpSunspec(
           );
         } catch (err) {
           // One absurd scale factor should not hide the rest of the model from the technician.
-          point.error = (err as Error).message;
+          point.error = errorText(err);
         }
         dump.points.push(point);
       }

@@ -15,7 +15,7 @@ const UNIT_FACTORS: Record<string, Record<string, number>> = {
 };
 
 /** The canonical unit of a quantity, read from the end of its name (gridImportWh → Wh). */
-export function canonicalUnit(quantity: QuantityName): string {
+function canonicalUnit(quantity: QuantityName): string {
   if (quantity.endsWith('Wh')) return 'Wh';
   if (quantity.endsWith('Hz')) return 'Hz';
   if (quantity.endsWith('Pct')) return '%';

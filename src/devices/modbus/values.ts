@@ -1,3 +1,4 @@
+import { errorText } from '../../core/errors.js';
 import { applyScaleFactor, decodeRegisters, RegisterValueError } from './codec.js';
 import { ModbusError } from './errors.js';
 import type { RegisterPoint } from './profile-schema.js';
@@ -33,7 +34,7 @@ export function pointValue(
     try {
       value = applyScaleFactor(value, sf as number);
     } catch (err) {
-      throw new ModbusError('value', `${opts.what}: ${(err as Error).message}`);
+      throw new ModbusError('value', `${opts.what}: ${errorText(err)}`);
     }
   }
   // Dividing by 10 rather than multiplying by 0.1 keeps 2301 → 230.1 exact (not 230.10000000000002).

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema, OUTBOX_DEFAULTS } from '../../src/config/schema.js';
+import { homeYaml, problemsOf } from './checks.js';
+
+describe('config schema', () => {
+  it('fills every default from a config of only the home', () => {
+    const config = configSchema.parse({ home: { id: 'home-1', zone: 'z1' } });
+    expect(config).toEqual({
+      home: { id: 'home-1', zone: 'z1' },
+      cycleMs: 1000,
+      devices: [],
+      panel: {},
+      engine: {
+        minOfferW: 300,
+        reserveW: 200,
+        priceCentsPerKwh: 12,
+        maxBuyPriceCentsPerKwh: 20,
+        minTradeWh: 20,
+        slotMinutes: 15,
+        trading: true,
+      },
+      keys: { privateKeyFile: '/etc/powerdeal/home.key', keyringFile: '/etc/powerdeal/keyring.yaml' },
+      store: {
+        path: '/var/lib/powerdeal/powerdeal.db',
+        readingsRetentionDays: 7,
+        readingsFlushMs: 10_000,
+        lowDiskMb: 64,
+        diskReserveMb: 8,
+        backupKeep: 7,
+      },
+      web: {
+        listen: '127.0.0.1:8080',
+        tokenFile: '/etc/powerdeal/web.token',
+        maxEventClients: 8,
+        maxBodyBytes: 4096,
+      },
+      control: { socket: '/run/powerdeal/control.sock' },
+      log: { level: 'info' },
+    });
+  });
+
+  it('fills a section given in part, and the outbox caps of a broker section', () => {
+    const config = configSchema.parse({
+      home: { id: 'home-1', zone: 'z1' },
+      engine: { reserveW: 0 },
+      mqtt: { brokers: ['mqtt://127.0.0.1:1883'] },
+    });
+    expect(config.engine).toMatchObject({ reserveW: 0, minOfferW: 300, trading: true });
+    expect(config.mqtt?.outbox).toEqual({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 });
+    expect(config.mqtt?.keepaliveS).toBe(30);
+  });
+
+  it('messages name the key and what to write', () => {
+    expect(problemsOf('home: { id: Home_1, zone: z1 }\n')).toEqual([
+      `home.id: home.id must be lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters, e.g. "home-42"`,
+    ]);
+    expect(problemsOf('home: { id: home-1 }\n')).toEqual(['home.zone: missing: add "zone" (string)']);
+    expect(problemsOf(homeYaml('cycleMs: 10\n'))).toEqual([
+      'cycleMs: Too small: expected number to be >=100',
+    ]);
+    expect(problemsOf(homeYaml('colour: red\n'))[0]).toMatch(
+      /^: unknown key "colour": remove it or fix the spelling \(allowed: home, cycleMs, devices/,
+    );
+    expect(problemsOf(homeYaml('engine: { colour: red }\n'))).toEqual([
+      'engine: unknown key "colour": remove it or fix the spelling (allowed: minOfferW, reserveW, priceCentsPerKwh, maxBuyPriceCentsPerKwh, minTradeWh, slotMinutes, trading, noExport)',
+    ]);
+    expect(problemsOf(homeYaml('devices:\n  - { id: box, profile: tmp102 }\n'))).toEqual([
+      'devices.0: a device needs exactly one transport: modbus, i2c or gpio',
+    ]);
+  });
+});
+
+describe('config defaults', () => {
+  it('the outbox caps come from the schema', () => {
+    expect(OUTBOX_DEFAULTS).toEqual({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 });
+  });
+
+  it('a section given empty gets the same defaults as one left out', () => {
+    const home = { id: 'home-1', zone: 'z1' };
+    const empty = configSchema.parse({
+      home,
+      engine: {},
+      keys: {},
+      store: {},
+      web: {},
+      control: {},
+      log: {},
+    });
+    expect(empty).toEqual(configSchema.parse({ home }));
+  });
+});
