@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses as real peers: a real MQTT broker (mosquitto), serial
 # pty pairs (socat), an independent Modbus master (mbpoll) and an independent Modbus server library
-# (python3-pymodbus, with the serial modules it needs: python3-serial, python3-serial-asyncio), systemd-analyze (systemd) to check the unit file, a real browser for the status
-# page (chromium, driven by playwright-core), promtool (prometheus) to check /metrics and tmux to answer
-# the CLI's questions in a real terminal. Safe to run twice.
+# (python3-pymodbus, with python3-serial and python3-serial-asyncio, which its servers import but Debian
+# only recommends), systemd-analyze (systemd) to check the unit file, a real browser for the status page
+# (chromium, driven by playwright-core), promtool (prometheus) to check /metrics and tmux to answer the
+# CLI's questions in a real terminal. Safe to run twice.
 set -euo pipefail
 
 packages=(mosquitto mosquitto-clients socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio systemd chromium prometheus tmux)
