@@ -4,7 +4,7 @@ import { SqliteDeadLetters } from '../store/dead-letters.js';
 import { DEFAULT_OUTBOX_CAPS, openStore } from '../store/index.js';
 import { SqliteOutbox } from '../store/outbox.js';
 import { Transactions } from '../store/transactions.js';
-import type { StoreView } from './store-ops.js';
+import type { StoreView } from './ops/context.js';
 
 export interface DirectStore extends StoreView {
   close(): void;

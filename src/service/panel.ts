@@ -7,8 +7,8 @@ import {
   type TechnicianButton,
 } from '../devices/gpio/index.js';
 import type { Logger } from '../log/logger.js';
+import type { ServiceStatus } from '../views/status.js';
 import type { ServiceContext } from './context.js';
-import type { ServiceStatus } from './status.js';
 
 /**
  * The enclosure's panel: a status LED that shows the service's health at a glance and a technician
