@@ -18,7 +18,7 @@ export interface HealthInputs {
 }
 
 /** A cycle must have completed (reads, snapshot, every sink) within this long. */
-export function progressBudgetMs(cycleMs: number): number {
+function progressBudgetMs(cycleMs: number): number {
   return Math.max(3 * cycleMs, 3000);
 }
 

@@ -255,7 +255,7 @@ function metaKey(name: JobName): string {
 }
 
 /** Keeps the newest `keep` backups (names sort by time). Returns how many were removed. */
-export function rotate(dir: string, keep: number): number {
+function rotate(dir: string, keep: number): number {
   const files = readdirSync(dir)
     .filter((f) => BACKUP_NAME.test(f))
     .sort();

@@ -60,7 +60,7 @@ export class Panel {
 }
 
 /** fault: the service cannot do its job; degraded: a device or the broker is away; ok otherwise. */
-export function ledPattern(s: ServiceStatus): LedPattern {
+function ledPattern(s: ServiceStatus): LedPattern {
   const essentialDown = s.modules.some(
     (m) => m.state === 'failed' && ['store', 'hardware', 'cycle'].includes(m.name),
   );

@@ -18,7 +18,7 @@ const HEARTBEAT_MS = 5000;
 const RETRY_MS = 2000;
 
 /** What the web module reads: the extensions' context, the trade book, and the trading section it shows. */
-export interface WebContext extends Omit<ExtensionContext, 'status'> {
+export interface WebModuleContext extends Omit<ExtensionContext, 'status'> {
   status(): ServiceStatus<TradingGauges>;
   /** Offers and trades (the trading engine's book); empty until trading runs. */
   readonly trades: TradeBookReader;
@@ -32,13 +32,13 @@ export interface WebContext extends Omit<ExtensionContext, 'status'> {
  * back (for `webPort`).
  */
 export function createWebModule(
-  context: () => WebContext,
+  context: () => WebModuleContext,
   onServer: (server: WebServer | undefined) => void,
 ): ServiceModule {
   let server: WebServer | undefined;
   let timer: TimerHandle | undefined;
   let stopped = false;
-  let ctx: WebContext | undefined;
+  let ctx: WebModuleContext | undefined;
   let sse: SseHub | undefined;
   let onSnapshot: (() => void) | undefined;
   return {

@@ -3,14 +3,14 @@ import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from '../control/o
 import { outboxOverview, parseClass } from '../control/ops/outbox.js';
 import { listRelays, setRelay } from '../control/ops/relays.js';
 import type { TradingGauges } from './metrics.js';
-import type { WebContext } from './module.js';
+import type { WebModuleContext } from './module.js';
 import type { PageStatus } from './page-status.js';
 import { readingsSeries } from './readings.js';
 import { HttpError, type Route } from './server.js';
 import type { SseHub } from './sse.js';
 
 export interface RouteParts {
-  ctx: WebContext;
+  ctx: WebModuleContext;
   sse: SseHub;
   pageStatus: () => PageStatus<TradingGauges>;
   metrics: () => Promise<{ text: string; contentType: string }>;

@@ -50,6 +50,7 @@ export async function probeDevices(
     version: '',
   });
   try {
+    // A failed read is what the report is about: each device keeps it in its health, shown below.
     await Promise.all(hw.devices.map((d) => d.read().catch(() => undefined)));
     return hw.health();
   } finally {

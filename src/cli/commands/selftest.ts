@@ -10,6 +10,7 @@ import {
   diskCheck,
   watchdogCheck,
 } from '../../control/selftest-checks.js';
+import { errorText } from '../../core/errors.js';
 import type { DeviceHealth } from '../../devices/device.js';
 import { hardwareIsSimulated } from '../../service/hardware.js';
 import { integrityCheck } from '../../store/backup.js';
@@ -71,7 +72,7 @@ async function asService(loaded: LoadedConfig): Promise<{ client: ControlClient 
       check: {
         name: 'service',
         state: 'fail',
-        detail: err instanceof Error ? err.message : String(err),
+        detail: errorText(err),
         hint: 'run selftest as root or as a member of the powerdeal group',
       },
     };
@@ -111,7 +112,7 @@ function databaseCheck(path: string, fromService: string | null): Check {
     return {
       name: 'database',
       state: 'fail',
-      detail: `${path}: ${err instanceof Error ? err.message : String(err)}`,
+      detail: `${path}: ${errorText(err)}`,
       hint: 'check the file permissions (owner powerdeal) or restore a backup (powerdeal restore FILE)',
     };
   }

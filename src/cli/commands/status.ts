@@ -14,7 +14,7 @@ import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
 const ok = (good: boolean, text: string) => (good ? green(text) : red(text));
 
 /** What is wrong, in one line each, from the service's own view of itself. */
-export function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
+function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
   const problems: string[] = [];
   for (const c of health.checks) if (!c.ok) problems.push(`${c.name}: ${c.detail}`);
   for (const d of status.devices) {
