@@ -60,6 +60,8 @@ describe('powerdeal run on simulated hardware (TCP inverter + RTU meter)', () =>
         '    profile: sdm630',
         `    modbus: { rtu: "${pty.b}", baudRate: 9600, unitId: 2, timeoutMs: 300 }`,
         `store: { path: "${join(dir, 'powerdeal.db')}" }`,
+        // Its own control socket: a service on this machine's default one must not answer the verbs.
+        `control: { socket: "${join(dir, 'control.sock')}" }`,
         `web: { listen: "127.0.0.1:${webPort}" }`,
       ].join('\n'),
     );
