@@ -1,2 +1,2 @@
 // The exit codes live beside the control client, which maps the service's errors to them.
-export { CliError, EXIT } from '../control/exit-codes.js';
+export { CliError, EXIT } from '../control/client/exit-codes.js';

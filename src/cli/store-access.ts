@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { serviceOrDirect } from '../control/cli.js';
-import type { ControlClient } from '../control/client.js';
-import { openDirectStore } from '../control/direct-store.js';
-import { CliError, EXIT } from '../control/exit-codes.js';
+import type { ControlClient } from '../control/client/client.js';
+import { CliError, EXIT } from '../control/client/exit-codes.js';
+import { serviceOrDirect } from '../control/client/service-call.js';
 import { OpError, type OpsContext } from '../control/ops/context.js';
 import { loadVerbConfig } from './config-context.js';
+import { openDirectStore } from './direct-store.js';
 
 /**
  * Runs a store verb on the running service (it owns the database writes) or, with it stopped, on the

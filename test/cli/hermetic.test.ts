@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register as registerGpio } from '../../src/cli/commands/gpio.js';
 import { register as registerI2c } from '../../src/cli/commands/i2c.js';
-import { DEFAULT_CONTROL_SOCKET } from '../../src/control/cli.js';
-import { ControlClient } from '../../src/control/client.js';
+import { ControlClient } from '../../src/control/client/client.js';
+import { DEFAULT_CONTROL_SOCKET } from '../../src/control/client/service-call.js';
 import { hermeticConfig, pinCliConfig, runCli } from '../helpers/cli.js';
 import { runVerb } from '../i2c/helpers.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../../src/control/client.js';
+import { ControlClient } from '../../src/control/client/client.js';
 import type { FakeGpioBackend } from '../../src/devices/gpio/fake-backend.js';
 import { createTokenGate } from '../../src/web/auth.js';
 import { type Home, startHome } from './helpers.js';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callService, serviceOrDirect } from '../../control/cli.js';
+import { callService, serviceOrDirect } from '../../control/client/service-call.js';
 import { errorText } from '../../core/errors.js';
 import { backupDatabase, openReadOnly } from '../../store/backup.js';
 import { loadVerbConfig } from '../config-context.js';

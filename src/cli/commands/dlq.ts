@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ago, callService, intFlag } from '../../control/cli.js';
+import { ago, callService, intFlag } from '../../control/client/service-call.js';
 import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from '../../control/ops/dead-letters.js';
 import type { DeadLetterRetryResult, DeadLetterView } from '../../views/outbox.js';
 import { CliError, EXIT } from '../exit-codes.js';

@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ago, callService, intFlag } from '../../control/cli.js';
+import { ago, callService, intFlag } from '../../control/client/service-call.js';
 import { listOutbox, outboxStats, purgeOutbox, retryOutbox } from '../../control/ops/outbox.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
 import { OUTBOX_POLICIES, OUTBOX_PRIORITY, type OutboxClass } from '../../store/outbox-types.js';

@@ -1,15 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { callService, connectService, intFlag } from '../../control/cli.js';
-import type { ControlClient } from '../../control/client.js';
-import {
-  brokerChecks,
-  type Check,
-  clockCheck,
-  deviceChecks,
-  diskCheck,
-  watchdogCheck,
-} from '../../control/selftest-checks.js';
+import type { ControlClient } from '../../control/client/client.js';
+import { callService, connectService, intFlag } from '../../control/client/service-call.js';
 import { errorText } from '../../core/errors.js';
 import type { DeviceHealth } from '../../devices/device.js';
 import { hardwareIsSimulated } from '../../service/hardware.js';
@@ -17,6 +9,14 @@ import { integrityCheck } from '../../store/backup.js';
 import { type LoadedConfig, loadVerbConfig } from '../config-context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
+import {
+  brokerChecks,
+  type Check,
+  clockCheck,
+  deviceChecks,
+  diskCheck,
+  watchdogCheck,
+} from '../selftest-checks.js';
 import { probeDevices } from './devices.js';
 
 interface ServiceSelfcheck {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { callService, intFlag } from '../../control/cli.js';
+import { callService, intFlag } from '../../control/client/service-call.js';
 import { listTradeRows } from '../../control/ops/trades.js';
 import type { TradeRow } from '../../control/trades.js';
 import { printJson, table } from '../output.js';

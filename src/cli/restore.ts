@@ -9,10 +9,10 @@ import {
   statSync,
 } from 'node:fs';
 import Database from 'better-sqlite3';
+import { ControlError } from '../control/protocol.js';
 import { errorText } from '../core/errors.js';
 import { integrityCheck, openReadOnly } from '../store/backup.js';
 import { MIGRATIONS, schemaVersion } from '../store/migrations.js';
-import { ControlError } from './protocol.js';
 
 export interface RestoreResult {
   /** The file restored from. */

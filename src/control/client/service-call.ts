@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { configPath, loadConfig } from '../config/load.js';
-import { configSchema } from '../config/schema.js';
+import { configPath, loadConfig } from '../../config/load.js';
+import { configSchema } from '../../config/schema.js';
 import { ControlCallError, ControlClient, ControlUnreachableError } from './client.js';
 import { CliError, EXIT } from './exit-codes.js';
 
