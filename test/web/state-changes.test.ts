@@ -101,6 +101,26 @@ describe('state-changing endpoints', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('the control socket runs the same relay operations as the API', async () => {
+    const control = await ControlClient.connect(home.service.ctx.config.control.socket);
+    if (!control) throw new Error('no control socket');
+    try {
+      const listed = (await (await fetch(`${home.base}/api/relays`)).json()) as Json;
+      expect(await control.call('relays.list')).toEqual(listed);
+      const auto = await control.call('relays.set', { id: 'water-heater', mode: 'auto' });
+      expectDocumented('POST', '/api/relays/{id}', auto);
+      await expect(control.call('relays.set', { id: 'pool-pump', mode: 'on' })).rejects.toMatchObject({
+        kind: 'problem',
+        message: 'no relay pool-pump',
+      });
+      await expect(control.call('relays.set', { id: 'water-heater', mode: 'toggle' })).rejects.toMatchObject({
+        kind: 'usage',
+      });
+    } finally {
+      control.close();
+    }
+  });
+
   it('retries and purges dead letters with the token', async () => {
     const { store } = home.service;
     const now = Date.now();
