@@ -12,7 +12,7 @@ const UNIT_SUFFIX: [RegExp, string][] = [
   [/C$/, '°C'],
 ];
 
-export function unitOf(name: QuantityName): string {
+function unitOf(name: QuantityName): string {
   return UNIT_SUFFIX.find(([re]) => re.test(name))?.[1] ?? '';
 }
 

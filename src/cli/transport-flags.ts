@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../config/schema.js';
 import { CliError, EXIT } from './exit-codes.js';
 
-/** Adds the shared hardware transport flags (DESIGN §6) to a verb. */
+/** Adds the shared hardware transport flags (docs/cli.md) to a verb. */
 export function addTransportOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--tcp <host:port>', 'Modbus TCP device or gateway'))

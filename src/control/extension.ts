@@ -2,53 +2,36 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { ModbusConfig } from '../config/schema.js';
-import type { Extension } from '../service/extensions.js';
-import type { Service } from '../service/service.js';
 import { backupDatabase } from '../store/backup.js';
+import type { Extension, ExtensionContext } from '../views/extension.js';
 import { DaemonHardwareTools } from './hardware-ops.js';
+import { OpError, type OpsContext } from './ops/context.js';
+import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from './ops/dead-letters.js';
+import { listOutbox, outboxStats, parseClass, purgeOutbox, retryOutbox } from './ops/outbox.js';
+import { listRelays, setRelay } from './ops/relays.js';
+import { listTradeRows } from './ops/trades.js';
 import { ControlError } from './protocol.js';
 import { type ControlHandler, ControlServer } from './server.js';
-import {
-  listDeadLetters,
-  listOutbox,
-  outboxStats,
-  parseClass,
-  purgeDeadLetters,
-  purgeOutbox,
-  resetOutboxAttempts,
-  retryDeadLetters,
-  type StoreView,
-  trades,
-} from './store-ops.js';
 
-/** The service side of the control channel: a module serving the CLI on `control.socket`. */
-export const controlExtension: Extension = (service) => {
-  const tools = new DaemonHardwareTools(service.ctx, () => service.hardware);
-  let server: ControlServer | null = null;
-  return {
-    name: 'control',
-    essential: false,
-    // The service does its job without the channel: a socket it cannot take (no permission on its
-    // directory, another instance answering there) is logged loudly, never a reason to stop or degrade.
-    start: async () => {
-      const log = service.ctx.log.child({ module: 'control' });
-      const socket = service.ctx.config.control.socket;
-      const candidate = new ControlServer(socket, controlHandlers(service, tools), log);
-      try {
-        await candidate.start();
-        server = candidate;
-      } catch (err) {
-        log.error(
-          { err, socket },
-          'control channel unavailable: the CLI cannot reach this service (check control.socket and its directory)',
-        );
-      }
-    },
-    stop: async () => {
-      await server?.stop();
-      server = null;
-    },
-  };
+/** The service side of the control channel: an extension serving the CLI on `control.socket`. */
+export const controlExtension: Extension = {
+  name: 'control',
+  // The service does its job without the channel: a socket it cannot take (no permission on its
+  // directory, another instance answering there) is logged loudly, never a reason to stop or degrade.
+  start: async (ctx) => {
+    const socket = ctx.config.control.socket;
+    const server = new ControlServer(socket, controlHandlers(ctx), ctx.log);
+    try {
+      await server.start();
+    } catch (err) {
+      ctx.log.error(
+        { err, socket },
+        'control channel unavailable: the CLI cannot reach this service (check control.socket and its directory)',
+      );
+      return { stop: async () => undefined };
+    }
+    return { stop: () => server.stop() };
+  },
 };
 
 const int = (min: number, max: number) => z.int().min(min).max(max);
@@ -79,23 +62,28 @@ function parse<T>(schema: z.ZodType<T>, params: unknown): T {
   return r.data;
 }
 
-export function controlHandlers(
-  service: Service,
-  tools: DaemonHardwareTools,
-): Record<string, ControlHandler> {
-  const { ctx } = service;
-  const store = (): StoreView => {
-    const s = service.store;
-    return { db: s.db, outbox: s.outbox, deadLetters: s.deadLetters, transaction: (fn) => s.transaction(fn) };
-  };
+/** An operation's refusal as the CLI reads it: a bad request is a usage error (exit 2), the rest problems. */
+async function op<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof OpError)
+      throw new ControlError(err.message, err.kind === 'usage' ? 'usage' : 'problem');
+    throw err;
+  }
+}
+
+function controlHandlers(ctx: ExtensionContext): Record<string, ControlHandler> {
+  const tools = new DaemonHardwareTools(ctx.config, ctx.hardware);
+  const ops: OpsContext = { store: ctx.store, now: ctx.clock.now, link: ctx.link };
   return {
     ping: async () => ({ pid: process.pid, version: ctx.version, home: ctx.config.home }),
-    status: async () => ({ status: service.status(), health: service.health() }),
+    status: async () => ({ status: ctx.status(), health: ctx.health() }),
     /** What a selftest asks the service about itself: its watchdog and its database. */
     selfcheck: async () => ({
       watchdogUsec: ownWatchdogUsec(),
-      database: service.store.quickCheck(),
-      devices: service.hardware.health(),
+      database: ctx.store.quickCheck(),
+      devices: ctx.hardware.health(),
     }),
     'modbus.read': async (p) => {
       const r = parse(
@@ -131,47 +119,36 @@ export function controlHandlers(
     },
     'outbox.list': async (p) => {
       const r = parse(z.object({ class: z.string().optional(), limit: int(1, 10_000).optional() }), p);
-      return listOutbox(store(), { class: parseClass(r.class), limit: r.limit });
+      return op(() => listOutbox(ops, { class: parseClass(r.class), limit: r.limit }));
     },
-    'outbox.stats': async () => outboxStats(store(), ctx.now()),
+    'outbox.stats': async () => outboxStats(ops),
     'outbox.retry': async (p) => {
-      const n = resetOutboxAttempts(
-        store(),
-        parseClass(parse(z.object({ class: z.string().optional() }), p).class),
-      );
-      service.link?.notify();
-      return {
-        reset: n,
-        link: service.link ? (service.link.status().connected ? 'connected' : 'disconnected') : null,
-      };
+      const r = parse(z.object({ class: z.string().optional() }), p);
+      return op(() => retryOutbox(ops, { class: parseClass(r.class) }));
     },
     'outbox.purge': async (p) => {
       const r = parse(z.object({ class: z.string().optional(), force: z.boolean() }), p);
-      return { purged: purgeOutbox(store(), { class: parseClass(r.class), force: r.force }, ctx.now()) };
+      return op(() => purgeOutbox(ops, { class: parseClass(r.class), force: r.force }));
     },
-    'dlq.list': async (p) => {
-      const r = parse(
-        z.object({ limit: int(1, 10_000).optional(), direction: z.enum(['in', 'out']).optional() }),
-        p,
-      );
-      return listDeadLetters(store(), r);
+    'dlq.list': async (p) =>
+      listDeadLetters(
+        ops,
+        parse(z.object({ limit: int(1, 10_000).optional(), direction: z.enum(['in', 'out']).optional() }), p),
+      ),
+    'dlq.retry': async (p) => retryDeadLetters(ops, parse(z.object({ ids: z.array(z.int()) }), p)),
+    'dlq.purge': async (p) => purgeDeadLetters(ops, parse(z.object({ ids: z.array(z.int()).optional() }), p)),
+    'relays.list': async () => listRelays(ctx.relays),
+    'relays.set': async (p) => {
+      const r = parse(z.object({ id: z.string().min(1), mode: z.string() }), p);
+      return op(() => setRelay(ctx.relays, r));
     },
-    'dlq.retry': async (p) => {
-      const r = retryDeadLetters(store(), parse(z.object({ ids: z.array(z.int()) }), p).ids, ctx.now());
-      if (r.requeued.length > 0) service.link?.notify();
-      return r;
-    },
-    'dlq.purge': async (p) => ({
-      purged: purgeDeadLetters(store(), parse(z.object({ ids: z.array(z.int()).optional() }), p).ids),
-    }),
-    'trades.list': async (p) =>
-      trades(store(), parse(z.object({ limit: int(1, 10_000).optional() }), p).limit),
+    'trades.list': async (p) => listTradeRows(ops, parse(z.object({ limit: int(1, 10_000).optional() }), p)),
     backup: async (p) => {
       const { to } = parse(z.object({ to: z.string().min(1) }), p);
       if (!isAbsolute(to))
         throw new ControlError('backup: the destination must be an absolute path', 'usage');
       mkdirSync(dirname(to), { recursive: true });
-      return { path: to, ...(await backupDatabase(service.store.db, to)) };
+      return { path: to, ...(await backupDatabase(ctx.store.db, to)) };
     },
   };
 }

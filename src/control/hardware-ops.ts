@@ -1,4 +1,5 @@
-import type { ModbusConfig } from '../config/schema.js';
+import type { Config, ModbusConfig } from '../config/schema.js';
+import { errorText } from '../core/errors.js';
 import type { GpioBackend } from '../devices/gpio/backend.js';
 import type { Relay } from '../devices/gpio/relay.js';
 import type { I2cBusRegistry } from '../devices/i2c/registry.js';
@@ -12,8 +13,7 @@ import {
   scanUnits,
 } from '../devices/modbus/tools.js';
 import { busAddress } from '../devices/modbus/transport.js';
-import type { ServiceContext } from '../service/context.js';
-import type { Hardware } from '../service/hardware.js';
+import type { ExtensionHardware } from '../views/extension.js';
 import { ControlError } from './protocol.js';
 
 export interface ModbusReadRequest {
@@ -47,8 +47,8 @@ export interface GpioSetResult {
  */
 export class DaemonHardwareTools {
   constructor(
-    private readonly ctx: ServiceContext,
-    private readonly hardware: () => Hardware,
+    private readonly config: Config,
+    private readonly hw: ExtensionHardware,
   ) {}
 
   async modbusRead(r: ModbusReadRequest): Promise<number[] | boolean[]> {
@@ -127,25 +127,25 @@ export class DaemonHardwareTools {
     try {
       busAddress(transport);
     } catch (err) {
-      throw new ControlError(err instanceof Error ? err.message : String(err), 'usage');
+      throw new ControlError(errorText(err), 'usage');
     }
-    return this.hardware().buses.get(transport);
+    return this.hw.buses.get(transport);
   }
 
   private i2cRegistry(): I2cBusRegistry {
-    return this.hardware().i2c;
+    return this.hw.i2c;
   }
 
   private gpio(): GpioBackend {
-    return this.hardware().gpio;
+    return this.hw.gpio;
   }
 
   private relayActiveLow(relay: Relay): boolean {
-    return this.ctx.config.devices.find((d) => d.id === relay.id)?.gpio?.activeLow ?? false;
+    return this.config.devices.find((d) => d.id === relay.id)?.gpio?.activeLow ?? false;
   }
 
   private relayOn(line: number): Relay | undefined {
-    const id = this.ctx.config.devices.find((d) => d.enabled && d.gpio?.line === line)?.id;
-    return id === undefined ? undefined : this.hardware().relays.find((r) => r.id === id);
+    const id = this.config.devices.find((d) => d.enabled && d.gpio?.line === line)?.id;
+    return id === undefined ? undefined : this.hw.relays.find((r) => r.id === id);
   }
 }

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { readLines } from './line-reader.js';
 import { ControlError, type ControlRequest, type ControlResponse, MAX_LINE_BYTES } from './protocol.js';
@@ -96,7 +97,7 @@ export class ControlServer {
     try {
       return { id: request.id, ok: true, result: (await handler(request.params ?? {})) ?? null };
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorText(err);
       if (!(err instanceof ControlError)) {
         this.log.debug({ err, method: request.method }, 'control request failed');
       }

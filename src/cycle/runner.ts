@@ -1,6 +1,9 @@
+import { type Clock, sleepOn, systemClock, type TimerHandle } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { QuantityName, Snapshot } from '../core/quantities.js';
-import { type Device, errorText } from '../devices/device.js';
+import type { Device } from '../devices/device.js';
 import type { Logger } from '../log/logger.js';
+import type { CycleStats } from '../views/status.js';
 import { RingStats } from './ring-stats.js';
 import { QuantityMemory } from './snapshot.js';
 
@@ -14,7 +17,8 @@ export interface CycleContext {
   devices: readonly Device[];
   cycleMs: number;
   log: Logger;
-  now?: () => number;
+  /** Time and the tick timers; default the system clock. */
+  clock?: Clock;
   /** Max age of a device's values before they turn stale. Default: 3 cycles. */
   maxAgeMs?: (deviceId: string) => number;
   /** How long a cycle waits for reads before freezing the snapshot without the laggards. Default 80 %. */
@@ -22,36 +26,19 @@ export interface CycleContext {
   sinks: readonly SnapshotSink[];
 }
 
-export interface CycleStats {
-  cycles: number;
-  overruns: number;
-  skippedTicks: number;
-  /** Reads not issued because the device's previous read was still running. */
-  busySkips: number;
-  sinkErrors: number;
-  lastSinkError: string | null;
-  lastStartTs: number | null;
-  /** End of the last cycle that completed its reads and all sinks: what the watchdog calls progress. */
-  lastProgressTs: number | null;
-  lastDurationMs: number | null;
-  durationP50Ms: number | null;
-  durationP99Ms: number | null;
-  running: boolean;
-}
-
 /**
- * The cycle (DESIGN §1): every `cycleMs` read all devices at once (each bus worker serializes its own
+ * The cycle: every `cycleMs` read all devices at once (each bus worker serializes its own
  * units), freeze a snapshot, hand it to the sinks. Cycles never overlap: one that overruns is flagged
  * and the missed ticks are skipped, not stacked. A device whose read is still running is not asked
  * again, so one silent unit cannot pile requests onto its bus.
  */
 export class CycleRunner {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly memory = new QuantityMemory();
   private readonly owners = new Map<QuantityName, string>();
   private readonly pending = new Map<string, Promise<void>>();
   private readonly durations = new RingStats(600);
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private current: Promise<Snapshot> | undefined;
   private latestSnapshot: Snapshot | undefined;
   private stopped = true;
@@ -68,7 +55,7 @@ export class CycleRunner {
   };
 
   constructor(private readonly ctx: CycleContext) {
-    this.now = ctx.now ?? Date.now;
+    this.clock = ctx.clock ?? systemClock;
     for (const device of ctx.devices) {
       for (const q of device.quantities) if (!this.owners.has(q)) this.owners.set(q, device.id);
     }
@@ -77,14 +64,15 @@ export class CycleRunner {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.schedule(this.now());
+    this.schedule(this.clock.now());
   }
 
   /** Stops scheduling and waits for the cycle in progress, if any. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimer(this.timer);
     this.timer = undefined;
+    // A failed cycle was logged where it ran (schedule); stopping only waits for it to end.
     await this.current?.catch(() => undefined);
   }
 
@@ -103,13 +91,13 @@ export class CycleRunner {
 
   /** One whole cycle: reads, freeze, sinks. Exposed for tests and technician probes. */
   async runOnce(): Promise<Snapshot> {
-    const start = this.now();
+    const start = this.clock.now();
     this.counters.lastStartTs = start;
     const cycle = ++this.counters.cycles;
     await this.readAll(start);
     const faulted = new Set(this.ctx.devices.filter((d) => d.health().state === 'fault').map((d) => d.id));
     const maxAge = this.ctx.maxAgeMs ?? (() => 3 * this.ctx.cycleMs);
-    const snapshot = this.memory.freeze(cycle, this.now(), this.owners, maxAge, faulted);
+    const snapshot = this.memory.freeze(cycle, this.clock.now(), this.owners, maxAge, faulted);
     this.latestSnapshot = snapshot;
     let sinksOk = true;
     for (const sink of this.ctx.sinks) {
@@ -122,7 +110,7 @@ export class CycleRunner {
         this.ctx.log.error({ err, sink: sink.name, cycle }, 'cycle sink failed');
       }
     }
-    const end = this.now();
+    const end = this.clock.now();
     this.counters.lastDurationMs = end - start;
     this.durations.push(end - start);
     if (sinksOk) this.counters.lastProgressTs = end;
@@ -141,7 +129,7 @@ export class CycleRunner {
       const read = device
         .read()
         .then(
-          (values) => this.memory.record(device.id, values, this.now(), this.owners),
+          (values) => this.memory.record(device.id, values, this.clock.now(), this.owners),
           () => undefined, // the device keeps its own health and last error
         )
         .finally(() => this.pending.delete(device.id));
@@ -149,27 +137,22 @@ export class CycleRunner {
       issued.push(read);
     }
     const budget = this.ctx.readBudgetMs ?? Math.floor(this.ctx.cycleMs * 0.8);
-    const left = Math.max(0, start + budget - this.now());
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(issued),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, left);
-      }),
-    ]);
-    clearTimeout(timer);
+    const left = Math.max(0, start + budget - this.clock.now());
+    const done = new AbortController();
+    await Promise.race([Promise.all(issued), sleepOn(this.clock, left, done.signal)]);
+    done.abort();
   }
 
   private schedule(tickStart: number): void {
     if (this.stopped) return;
-    const delay = Math.max(0, tickStart - this.now());
-    this.timer = setTimeout(() => {
+    const delay = Math.max(0, tickStart - this.clock.now());
+    this.timer = this.clock.setTimer(() => {
       this.current = this.runOnce();
       this.current
         .catch((err) => this.ctx.log.error({ err }, 'cycle failed'))
         .finally(() => {
           this.current = undefined;
-          const now = this.now();
+          const now = this.clock.now();
           let next = tickStart + this.ctx.cycleMs;
           if (now > next) {
             // Overrun: flag it and realign to the tick grid instead of firing the missed ticks.

@@ -61,7 +61,7 @@ const RANK = { good: 0, stale: 1, fault: 2 } as const;
  * loadPowerW = pv + grid (+ battery discharge): only as good as its worst input, and never derived
  * from a faulted input. PV absent (no inverter configured) counts as 0 W; grid absent means no load.
  */
-export function deriveLoad(q: Snapshot['quantities']): QuantityReading | undefined {
+function deriveLoad(q: Snapshot['quantities']): QuantityReading | undefined {
   if (q.loadPowerW) return undefined; // a measured load wins over a derived one
   const grid = q.gridPowerW;
   if (!grid) return undefined;

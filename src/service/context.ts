@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
 import type { ProfileFile } from '../devices/profiles.js';
 import type { Logger } from '../log/logger.js';
 
@@ -7,6 +8,9 @@ export interface ServiceContext {
   config: Config;
   profiles: ReadonlyMap<string, ProfileFile>;
   log: Logger;
+  /** The one source of time and timers (`systemClock` in the service, a manual clock in tests). */
+  clock: Clock;
+  /** `clock.now`, for the modules that only read the time. */
   now: () => number;
   /** Use the in-memory GPIO and I2C backends (no such hardware here, or a demo). */
   simulated: boolean;

@@ -1,9 +1,11 @@
 import { existsSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { SnapshotSink } from '../cycle/runner.js';
-import { errorText } from '../devices/device.js';
 import type { Logger } from '../log/logger.js';
 import { isDiskFull, type Store } from '../store/index.js';
+import type { DiskState } from '../views/status.js';
 
 const MB = 1024 * 1024;
 const DAY_MS = 86_400_000;
@@ -17,33 +19,13 @@ export interface DiskGuardOptions {
   dbPath: string;
   store: () => Store | undefined;
   log: Logger;
-  now: () => number;
+  clock: Clock;
   /** Below this much free space the guard acts (sheds telemetry, prunes readings) and raises an alert. */
   lowBytes: number;
   /** Space held back in a reserve file, released when the disk fills so promises can still be written. */
   reserveBytes: number;
   /** How often free space is measured. Default 30 s. */
   intervalMs?: number;
-}
-
-export interface DiskState {
-  path: string;
-  freeBytes: number | null;
-  totalBytes: number | null;
-  /** Free space is below the low-water mark. */
-  low: boolean;
-  /** The last write failed because the disk was full and none has succeeded since. */
-  full: boolean;
-  /** One line for the log, the health check and the status, or null when all is well. */
-  alert: string | null;
-  reserveHeld: boolean;
-  /** What the guard did about it, since start. */
-  reliefs: number;
-  telemetryShed: number;
-  readingsPruned: number;
-  /** Sink writes refused because the disk was full (telemetry lost, readings kept in memory for a while). */
-  failedWrites: number;
-  lastCheckTs: number | null;
 }
 
 /**
@@ -54,7 +36,7 @@ export interface DiskState {
  * fills, so the store has room to record promises and to run its own deletes.
  */
 export class DiskGuard {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private lastRelief = Number.NEGATIVE_INFINITY;
   private alerted: string | null = null;
   private readonly reservePath: string;
@@ -81,12 +63,16 @@ export class DiskGuard {
 
   start(): void {
     this.check();
-    this.timer = setInterval(() => this.check(), this.opts.intervalMs ?? 30_000);
-    this.timer.unref();
+    const every = this.opts.intervalMs ?? 30_000;
+    const tick = () => {
+      this.timer = this.opts.clock.setTimer(tick, every);
+      this.check();
+    };
+    this.timer = this.opts.clock.setTimer(tick, every);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.opts.clock.clearTimer(this.timer);
     this.timer = undefined;
   }
 
@@ -131,11 +117,11 @@ export class DiskGuard {
       this.s.totalBytes = null;
     }
     this.s.reserveHeld = existsSync(this.reservePath);
-    this.s.lastCheckTs = this.opts.now();
+    this.s.lastCheckTs = this.opts.clock.now();
   }
 
   private relieve(): void {
-    const now = this.opts.now();
+    const now = this.opts.clock.now();
     if (now - this.lastRelief < RELIEF_MIN_INTERVAL_MS) return;
     this.lastRelief = now;
     this.s.reliefs++;

@@ -2,7 +2,8 @@
  * Event-loop lag over a sliding window: how late a short repeating timer fired, worst case over the
  * last `windowMs`. A loop blocked for 5 s shows 5 s here for the next window, so a long block is seen
  * by the watchdog even when it looks after the loop has recovered. (Node's event-loop delay histogram
- * was not used: it can miss a single long block between two of its samples.)
+ * was not used: it can miss a single long block between two of its samples.) Real timers on purpose,
+ * not the service's clock: what it measures is the event loop itself.
  */
 export class EventLoopLag {
   private timer: NodeJS.Timeout | undefined;

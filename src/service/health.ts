@@ -1,34 +1,7 @@
 import type { WriteHealth } from '../store/index.js';
-import type { DiskState } from './disk-guard.js';
-import type { ServiceStatus } from './status.js';
-import { tradingSummary } from './trading-status.js';
-
-/**
- * What a failing check costs: `live` — the process makes no progress (no watchdog ping, /healthz 503,
- * systemd restarts it); `ready` — it runs but cannot do all of its job (/readyz 503); `alert` — it does
- * its job but someone should look (logged, shown in STATUS= and the status page).
- */
-export type HealthSeverity = 'live' | 'ready' | 'alert';
-
-export interface HealthCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  severity: HealthSeverity;
-}
-
-/**
- * The one health model: `live` feeds the watchdog and /healthz (the process makes progress), `ready`
- * feeds /readyz (every module it needs is running), `summary` feeds STATUS=, `alerts` the page.
- */
-export interface HealthReport {
-  live: boolean;
-  ready: boolean;
-  checks: HealthCheck[];
-  summary: string;
-  /** Failing checks of severity `alert`, one line each. */
-  alerts: string[];
-}
+import type { HealthCheck, HealthReport } from '../views/health.js';
+import type { DiskState, ServiceStatus } from '../views/status.js';
+import { type TradingStatus, tradingSummary } from './trading-status.js';
 
 /** What the health model reads besides the status. All optional: missing parts are not checked. */
 export interface HealthInputs {
@@ -45,12 +18,12 @@ export interface HealthInputs {
 }
 
 /** A cycle must have completed (reads, snapshot, every sink) within this long. */
-export function progressBudgetMs(cycleMs: number): number {
+function progressBudgetMs(cycleMs: number): number {
   return Math.max(3 * cycleMs, 3000);
 }
 
 export function evaluateHealth(
-  status: ServiceStatus,
+  status: ServiceStatus<TradingStatus>,
   now: number,
   cycleMs: number,
   inputs: HealthInputs = {},

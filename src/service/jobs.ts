@@ -2,12 +2,13 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/schema.js';
-import { errorText } from '../devices/device.js';
+import { type Clock, sleepOn, type TimerHandle } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { backupDatabase } from '../store/backup.js';
 import type { Store } from '../store/index.js';
-import type { DiskGuard } from './disk-guard.js';
-import type { Extension } from './extensions.js';
+import type { Extension } from '../views/extension.js';
+import type { DiskState } from '../views/status.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -44,8 +45,9 @@ export interface JobsOptions {
   store: Store;
   config: Config;
   log: Logger;
-  now: () => number;
-  disk?: () => DiskGuard | undefined;
+  /** Time for the catch-up delay, the stop deadline and the run stamps (node-cron keeps its own schedule). */
+  clock: Clock;
+  disk?: () => DiskState | null;
   /** Delay before overdue jobs are caught up after start (let the service settle first). Default 30 s. */
   catchUpDelayMs?: number;
   /** Overrides of the schedules (tests). */
@@ -68,7 +70,7 @@ export class Jobs {
   private readonly tasks = new Map<JobName, ScheduledTask>();
   private readonly state = new Map<JobName, Omit<JobStatus, 'name' | 'cron' | 'nextRunTs' | 'lastRunTs'>>();
   private readonly running = new Map<JobName, Promise<void>>();
-  private catchUpTimer: NodeJS.Timeout | undefined;
+  private catchUpTimer: TimerHandle | undefined;
   private stopped = true;
 
   constructor(private readonly opts: JobsOptions) {
@@ -100,7 +102,7 @@ export class Jobs {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const now = this.opts.now();
+    const now = this.opts.clock.now();
     for (const spec of this.specs) {
       // First start on this database: the schedule counts from now, nothing is overdue yet.
       if (this.lastRun(spec.name) === null) this.opts.store.meta.set(metaKey(spec.name), String(now));
@@ -119,13 +121,15 @@ export class Jobs {
       });
       this.tasks.set(spec.name, task);
     }
-    this.catchUpTimer = setTimeout(() => this.catchUp(), this.opts.catchUpDelayMs ?? 30_000);
-    this.catchUpTimer.unref();
+    this.catchUpTimer = this.opts.clock.setTimer(
+      () => void this.catchUp(),
+      this.opts.catchUpDelayMs ?? 30_000,
+    );
   }
 
   /** Runs every job whose last run is older than its period (the Pi was off, or the service down). */
   catchUp(): Promise<void> {
-    const now = this.opts.now();
+    const now = this.opts.clock.now();
     const due = this.specs.filter((spec) => {
       const last = this.lastRun(spec.name);
       return last !== null && now - last >= spec.periodMs;
@@ -142,7 +146,7 @@ export class Jobs {
     if (!spec || !st || (this.stopped && reason !== 'manual')) return Promise.resolve();
     // A missed slot reported after the job already ran for it (a clock step reports many) is not rerun.
     const last = this.lastRun(name);
-    if (reason === 'missed' && last !== null && this.opts.now() - last < spec.periodMs / 2) {
+    if (reason === 'missed' && last !== null && this.opts.clock.now() - last < spec.periodMs / 2) {
       return Promise.resolve();
     }
     if (reason === 'catch-up') st.catchUps++;
@@ -153,13 +157,13 @@ export class Jobs {
         (result) => {
           st.runs++;
           st.lastResult = result;
-          if (!this.opts.store.closed) this.opts.store.meta.set(metaKey(name), String(this.opts.now()));
+          if (!this.opts.store.closed) this.opts.store.meta.set(metaKey(name), String(this.opts.clock.now()));
           this.opts.log.info({ job: name, reason, result }, 'job done');
         },
         (err) => {
           st.failures++;
           st.lastError = errorText(err);
-          st.lastErrorTs = this.opts.now();
+          st.lastErrorTs = this.opts.clock.now();
           this.opts.log.error({ job: name, reason, err }, 'job failed');
         },
       )
@@ -174,19 +178,14 @@ export class Jobs {
   /** Stops the schedules and waits for a job in progress (a backup) up to the deadline. */
   async stop(deadlineMs = 5000): Promise<void> {
     this.stopped = true;
-    if (this.catchUpTimer) clearTimeout(this.catchUpTimer);
+    this.opts.clock.clearTimer(this.catchUpTimer);
     for (const task of this.tasks.values()) await task.destroy();
     this.tasks.clear();
     const pending = [...this.running.values()];
     if (pending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(pending),
-      new Promise((r) => {
-        timer = setTimeout(r, deadlineMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const deadline = new AbortController();
+    await Promise.race([Promise.all(pending), sleepOn(this.opts.clock, deadlineMs, deadline.signal)]);
+    deadline.abort();
   }
 
   status(): JobStatus[] {
@@ -216,14 +215,18 @@ export class Jobs {
   private async backup(): Promise<string> {
     const keep = this.opts.config.store.backupKeep;
     if (keep === 0) return 'backups disabled (store.backupKeep: 0)';
-    const disk = this.opts.disk?.()?.state();
+    const disk = this.opts.disk?.();
     if (disk && (disk.low || disk.full)) {
       // Not recorded as done: the next night (or a catch-up after a restart) tries again.
       throw new Error(`skipped: ${disk.alert ?? 'disk space low'}`);
     }
     const dir = this.backupDir();
     mkdirSync(dir, { recursive: true });
-    const stamp = new Date(this.opts.now()).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+    const stamp = new Date(this.opts.clock.now())
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace('T', '-')
+      .slice(0, 15);
     const dest = join(dir, `powerdeal-${stamp}.db`);
     const { bytes, durationMs } = await backupDatabase(this.opts.store.db, dest);
     const removed = rotate(dir, keep);
@@ -232,7 +235,7 @@ export class Jobs {
 
   private async prune(): Promise<string> {
     const days = this.opts.config.store.readingsRetentionDays;
-    const n = this.opts.store.readings.prune(this.opts.now() - days * DAY_MS);
+    const n = this.opts.store.readings.prune(this.opts.clock.now() - days * DAY_MS);
     return `${n} raw readings older than ${days} days removed (hourly aggregates kept)`;
   }
 
@@ -252,7 +255,7 @@ function metaKey(name: JobName): string {
 }
 
 /** Keeps the newest `keep` backups (names sort by time). Returns how many were removed. */
-export function rotate(dir: string, keep: number): number {
+function rotate(dir: string, keep: number): number {
   const files = readdirSync(dir)
     .filter((f) => BACKUP_NAME.test(f))
     .sort();
@@ -261,22 +264,18 @@ export function rotate(dir: string, keep: number): number {
   return old.length;
 }
 
-/** The jobs as a module of the service. */
-export const jobsExtension: Extension = (service) => {
-  let jobs: Jobs | undefined;
-  return {
-    name: 'jobs',
-    essential: false,
-    start: async () => {
-      jobs = new Jobs({
-        store: service.store,
-        config: service.ctx.config,
-        log: service.ctx.log.child({ module: 'jobs' }),
-        now: service.ctx.now,
-        disk: () => service.disk,
-      });
-      jobs.start();
-    },
-    stop: async (deadlineMs) => jobs?.stop(deadlineMs),
-  };
+/** The jobs as an extension of the service. */
+export const jobsExtension: Extension = {
+  name: 'jobs',
+  start: async (ctx) => {
+    const jobs = new Jobs({
+      store: ctx.store,
+      config: ctx.config,
+      log: ctx.log,
+      clock: ctx.clock,
+      disk: ctx.disk,
+    });
+    jobs.start();
+    return { stop: (deadlineMs) => jobs.stop(deadlineMs) };
+  },
 };

@@ -1,6 +1,7 @@
-import { errorText } from '../devices/device.js';
+import type { Clock } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { ModuleReport, ModuleState, ServiceModule } from './module.js';
+import type { ModuleReport, ModuleState, ServiceModule } from '../views/module.js';
 
 /**
  * Starts modules in order and stops them in reverse. A non-essential module that fails to start is
@@ -13,6 +14,7 @@ export class Lifecycle {
   constructor(
     private readonly modules: readonly ServiceModule[],
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {
     for (const m of modules) this.states.set(m.name, { state: 'stopped', error: null });
   }
@@ -38,12 +40,12 @@ export class Lifecycle {
 
   /** Stops what was started, in reverse order, sharing one deadline. Never throws. */
   async stop(deadlineMs: number): Promise<void> {
-    const end = Date.now() + deadlineMs;
+    const end = this.clock.now() + deadlineMs;
     while (this.started.length > 0) {
       const m = this.started.pop() as ServiceModule;
       this.states.set(m.name, { state: 'stopping', error: null });
       try {
-        await m.stop(Math.max(0, end - Date.now()));
+        await m.stop(Math.max(0, end - this.clock.now()));
         this.states.set(m.name, { state: 'stopped', error: null });
       } catch (err) {
         this.states.set(m.name, { state: 'failed', error: errorText(err) });

@@ -1,3 +1,4 @@
+import type { TimerHandle } from '../core/clock.js';
 import {
   createButton,
   createStatusLed,
@@ -7,8 +8,8 @@ import {
   type TechnicianButton,
 } from '../devices/gpio/index.js';
 import type { Logger } from '../log/logger.js';
+import type { ServiceStatus } from '../views/status.js';
 import type { ServiceContext } from './context.js';
-import type { ServiceStatus } from './status.js';
 
 /**
  * The enclosure's panel: a status LED that shows the service's health at a glance and a technician
@@ -17,7 +18,7 @@ import type { ServiceStatus } from './status.js';
 export class Panel {
   private led: StatusLed | undefined;
   private button: TechnicianButton | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -29,10 +30,13 @@ export class Panel {
   async start(): Promise<void> {
     const { statusLed, button } = this.ctx.config.panel;
     if (statusLed) {
-      this.led = await createStatusLed(this.gpio, statusLed, { log: this.log });
-      this.timer = setInterval(() => this.led?.setPattern(ledPattern(this.status())), 1000);
-      this.timer.unref();
-      this.led.setPattern(ledPattern(this.status()));
+      const led = await createStatusLed(this.gpio, statusLed, { log: this.log });
+      this.led = led;
+      const show = () => {
+        this.timer = this.ctx.clock.setTimer(show, 1000);
+        led.setPattern(ledPattern(this.status()));
+      };
+      show();
     }
     if (button) {
       this.button = await createButton(this.gpio, button);
@@ -53,14 +57,15 @@ export class Panel {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.ctx.clock.clearTimer(this.timer);
+    this.timer = undefined;
     await this.led?.stop();
     await this.button?.stop();
   }
 }
 
 /** fault: the service cannot do its job; degraded: a device or the broker is away; ok otherwise. */
-export function ledPattern(s: ServiceStatus): LedPattern {
+function ledPattern(s: ServiceStatus): LedPattern {
   const essentialDown = s.modules.some(
     (m) => m.state === 'failed' && ['store', 'hardware', 'cycle'].includes(m.name),
   );

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { systemClock } from '../core/clock.js';
 import { VERSION } from '../core/version.js';
 import type { ProfileFile } from '../devices/profiles.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -43,7 +44,8 @@ export async function runService(opts: RunOptions): Promise<number> {
     config: opts.config,
     profiles: opts.profiles,
     log,
-    now: Date.now,
+    clock: systemClock,
+    now: systemClock.now,
     simulated: opts.simulated ?? hardwareIsSimulated(),
     version: VERSION,
   });
@@ -91,6 +93,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     pingEveryMs: usec === null ? null : usec / 2000,
     health: () => service.health(),
     log: log.child({ module: 'watchdog' }),
+    clock: service.ctx.clock,
   });
   notifier.ready(service.health().summary);
   watchdog.start();

@@ -1,36 +1,36 @@
 import { EventEmitter } from 'node:events';
-import type { Snapshot } from '../core/quantities.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { CycleRunner, type SnapshotSink } from '../cycle/runner.js';
 import { createLink, type Link } from '../link/link.js';
 import { createVerifier } from '../protocol/signing.js';
 import { openStore, type Store } from '../store/index.js';
+import type { Extension, ExtensionContext, ExtensionInstance, ServiceEvents } from '../views/extension.js';
+import type { HealthReport } from '../views/health.js';
+import type { ServiceModule } from '../views/module.js';
+import { createWebModule } from '../web/module.js';
 import type { WebServer } from '../web/server.js';
 import type { ServiceContext } from './context.js';
 import { DiskGuard, diskTolerant } from './disk-guard.js';
 import { EventLoopLag } from './event-loop-lag.js';
-import { DEFAULT_EXTENSIONS, type Extension } from './extensions.js';
+import { DEFAULT_EXTENSIONS } from './extensions.js';
 import { buildHardware, type Hardware } from './hardware.js';
-import { evaluateHealth, type HealthReport } from './health.js';
+import { evaluateHealth } from './health.js';
 import { Lifecycle } from './lifecycle.js';
-import type { ServiceModule } from './module.js';
 import { Panel } from './panel.js';
-import { type ServiceStatus, serviceStatus } from './status.js';
+import { type FullStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
 import { Actuation, AutomatedRelays } from './trading-actuators.js';
 import { loadTradingKeys, type TradingKeys } from './trading-keys.js';
 import { Trading, tradingModule } from './trading-module.js';
-import { createWebModule } from './web-module.js';
 
-/** What the service announces to its extensions (the page's live stream, the watchdog, …). */
-export interface ServiceEvents {
-  /** Every cycle's frozen snapshot, after the sinks ran. */
-  snapshot: [Snapshot];
-}
+/** What a caller gives the service: its context, the clock defaulting to the system clock (`now` reads it). */
+export type ServiceInit = Omit<ServiceContext, 'clock'> & { clock?: Clock };
 
 /**
  * The composition root: builds every module from one context, in dependency order, and owns their
- * lifecycle. Nothing else wires modules together; later modules plug in as extensions (see
- * extensions.ts) and reach the core parts through the accessors below once `start()` has run.
+ * lifecycle. Nothing else wires modules together: extensions (extensions.ts) and the web module get a
+ * context of the running parts they use, built here once the core modules run. The accessors below are
+ * the root's own view of its parts (the demo, tests); they throw before `start()`.
  */
 export class Service {
   readonly startedAt: number;
@@ -52,12 +52,14 @@ export class Service {
   /** The home's key and the zone keyring: what it signs and verifies with, and whether it may trade. */
   readonly keys: TradingKeys;
   readonly trading: Trading;
+  readonly ctx: ServiceContext;
 
-  constructor(
-    readonly ctx: ServiceContext,
-    extensions: readonly Extension[] = DEFAULT_EXTENSIONS,
-  ) {
-    this.startedAt = ctx.now();
+  constructor(init: ServiceInit, extensions: readonly Extension[] = DEFAULT_EXTENSIONS) {
+    const clock = init.clock ?? systemClock;
+    // With a clock given, `now` is that clock's time whatever was passed beside it.
+    const ctx: ServiceContext = { ...init, clock, now: init.clock ? () => clock.now() : init.now };
+    this.ctx = ctx;
+    this.startedAt = ctx.clock.now();
     this.keys = loadTradingKeys(ctx.config);
     this.trading = new Trading({
       ctx,
@@ -74,10 +76,10 @@ export class Service {
       tradingModule(this.trading),
       ...(ctx.config.mqtt ? [this.linkModule()] : []),
       this.panelModule(),
-      ...extensions.map((create) => create(this)),
+      ...extensions.map((ext) => this.extensionModule(ext)),
       this.webModule(),
     ];
-    this.lifecycle = new Lifecycle(modules, ctx.log);
+    this.lifecycle = new Lifecycle(modules, ctx.log, ctx.clock);
   }
 
   async start(): Promise<void> {
@@ -93,7 +95,8 @@ export class Service {
    * cycle, hardware, store (closed last).
    */
   async stop(deadlineMs = 10_000): Promise<void> {
-    const end = Date.now() + deadlineMs;
+    const { clock } = this.ctx;
+    const end = clock.now() + deadlineMs;
     this.parts.actuation?.halt();
     await this.parts.cycle?.stop();
     const relays = this.parts.hardware?.relays ?? [];
@@ -104,11 +107,11 @@ export class Service {
           .catch((err) => this.ctx.log.error({ err, relay: r.id }, 'relay to safe state failed')),
       ),
     );
-    await this.lifecycle.stop(Math.max(0, end - Date.now()));
+    await this.lifecycle.stop(Math.max(0, end - clock.now()));
     this.lag.stop();
   }
 
-  status(): ServiceStatus {
+  status(): FullStatus {
     return serviceStatus({
       ctx: this.ctx,
       startedAt: this.startedAt,
@@ -118,7 +121,7 @@ export class Service {
       link: this.parts.link,
       disk: this.parts.disk?.state() ?? null,
       modules: this.lifecycle.report(),
-      trading: this.trading.status(this.ctx.now()),
+      trading: this.trading.status(this.ctx.clock.now()),
     });
   }
 
@@ -126,18 +129,13 @@ export class Service {
   health(): HealthReport {
     const store = this.parts.store;
     const open = store !== undefined && !store.closed;
-    return evaluateHealth(this.status(), this.ctx.now(), this.ctx.config.cycleMs, {
+    return evaluateHealth(this.status(), this.ctx.clock.now(), this.ctx.config.cycleMs, {
       lagMs: this.lag.maxMs(),
       storeOpen: open,
       writes: open ? store.writeHealth() : null,
       disk: this.parts.disk?.state() ?? null,
       quarantined: store?.quarantined ?? null,
     });
-  }
-
-  /** Free space beside the database and what was done about it; undefined before the store opens. */
-  get disk(): DiskGuard | undefined {
-    return this.parts.disk;
   }
 
   get store(): Store {
@@ -190,7 +188,7 @@ export class Service {
           dbPath: ctx.config.store.path,
           store: () => this.parts.store,
           log: ctx.log.child({ module: 'disk' }),
-          now: ctx.now,
+          clock: ctx.clock,
           lowBytes: ctx.config.store.lowDiskMb * 1024 * 1024,
           reserveBytes: ctx.config.store.diskReserveMb * 1024 * 1024,
         });
@@ -226,7 +224,7 @@ export class Service {
         // A full disk must not stop the cycle: those two writes go to the disk guard instead.
         const disk = () => this.parts.disk;
         const sinks: SnapshotSink[] = [
-          diskTolerant({ name: 'readings', accept: (s) => store.readings.append(s, ctx.now()) }, disk),
+          diskTolerant({ name: 'readings', accept: (s) => store.readings.append(s, ctx.clock.now()) }, disk),
           // Trading starts after the cycle: until then (or when it is off) this sink does nothing.
           diskTolerant({ name: 'trading', accept: (s) => this.trading.tick(s) }, disk),
         ];
@@ -242,7 +240,7 @@ export class Service {
           devices: this.hardware.devices,
           cycleMs: ctx.config.cycleMs,
           log: ctx.log.child({ module: 'cycle' }),
-          now: ctx.now,
+          clock: ctx.clock,
           maxAgeMs: (id) => this.hardware.maxAgeMs(id),
           sinks,
         });
@@ -294,13 +292,52 @@ export class Service {
     };
   }
 
+  /** An extension as a module: its context is built when it starts, the core parts running by then. */
+  private extensionModule(ext: Extension): ServiceModule {
+    let instance: ExtensionInstance | undefined;
+    return {
+      name: ext.name,
+      essential: false,
+      start: async () => {
+        instance = await ext.start(this.extensionContext(ext.name));
+      },
+      stop: async (deadlineMs) => {
+        await instance?.stop(deadlineMs);
+        instance = undefined;
+      },
+    };
+  }
+
+  private extensionContext(name: string): ExtensionContext {
+    const { ctx } = this;
+    return {
+      config: ctx.config,
+      log: ctx.log.child({ module: name }),
+      clock: ctx.clock,
+      version: ctx.version,
+      store: this.store,
+      hardware: this.hardware,
+      relays: this.relays,
+      link: this.parts.link,
+      cycle: this.cycle,
+      events: this.events,
+      status: () => this.status(),
+      health: () => this.health(),
+      disk: () => this.parts.disk?.state() ?? null,
+    };
+  }
+
   private webModule(): ServiceModule {
     return createWebModule(
-      this,
+      () => ({
+        ...this.extensionContext('web'),
+        status: () => this.status(),
+        trades: this.trading.tradeBook(),
+        trading: () => this.trading.status(this.ctx.clock.now()),
+      }),
       (web) => {
         this.parts.web = web;
       },
-      { trades: this.trading.tradeBook() },
     );
   }
 }

@@ -1,34 +1,19 @@
-import type { Snapshot } from '../core/quantities.js';
-import type { CycleRunner, CycleStats } from '../cycle/runner.js';
-import type { DeviceHealth } from '../devices/device.js';
-import type { Link, LinkStatus } from '../link/link.js';
-import type { OutboxStatsDetail, Store } from '../store/index.js';
+import type { CycleRunner } from '../cycle/runner.js';
+import type { Link } from '../link/link.js';
+import type { Store } from '../store/index.js';
+import type { ModuleReport } from '../views/module.js';
+import type { DiskState, ServiceStatus } from '../views/status.js';
+import type { PageStatus as WebPageStatus } from '../web/page-status.js';
 import type { ServiceContext } from './context.js';
-import type { DiskState } from './disk-guard.js';
 import type { Hardware } from './hardware.js';
-import type { ModuleReport } from './module.js';
 import type { TradingStatus } from './trading-status.js';
+import type { OfferView, TradeView } from './web-trades.js';
 
-/** One JSON view of the whole service: `/api/status`, `powerdeal status`, the page. No secrets in it. */
-export interface ServiceStatus {
-  home: { id: string; zone: string };
-  version: string;
-  pid: number;
-  uptimeS: number;
-  simulated: boolean;
-  modules: ModuleReport[];
-  cycle: CycleStats | null;
-  snapshot: Snapshot | null;
-  devices: DeviceHealth[];
-  link: LinkStatus | null;
-  outbox: OutboxStatsDetail | null;
-  /** Free space beside the database and the low/full alert, once the disk guard runs. */
-  disk: DiskState | null;
-  /** Where a corrupt database found at start was moved to, or null. */
-  quarantined: string | null;
-  /** Trading on or off (and why), the current offer, counts; absent where the service has no trading. */
-  trading?: TradingStatus;
-}
+/** The service's status as it builds it: the view contract with this service's trading section. */
+export type FullStatus = ServiceStatus<TradingStatus>;
+
+/** `/api/status` as this service fills it: its trading section and its trade book's items. */
+export type PageStatus = WebPageStatus<TradingStatus, TradeView, OfferView>;
 
 export function serviceStatus(parts: {
   ctx: ServiceContext;
@@ -40,8 +25,8 @@ export function serviceStatus(parts: {
   disk: DiskState | null;
   modules: ModuleReport[];
   trading?: TradingStatus;
-}): ServiceStatus {
-  const now = parts.ctx.now();
+}): FullStatus {
+  const now = parts.ctx.clock.now();
   return {
     home: parts.ctx.config.home,
     version: parts.ctx.version,

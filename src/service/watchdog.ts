@@ -1,5 +1,6 @@
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Logger } from '../log/logger.js';
-import type { HealthReport } from './health.js';
+import type { HealthReport } from '../views/health.js';
 import type { Notifier } from './notify.js';
 
 export interface WatchdogOptions {
@@ -10,6 +11,13 @@ export interface WatchdogOptions {
   log: Logger;
   /** STATUS= is resent at most this often unless liveness changes. Default 10 s. */
   statusEveryMs?: number;
+  /** The look timer and the ping time stamps; default the system clock. */
+  clock?: Clock;
+  /**
+   * Time for the ping and status periods. Default `performance.now()`: monotonic, so a wall-clock step
+   * (NTP at boot on a Pi without a clock battery) neither holds pings back nor sends them early.
+   */
+  elapsedMs?: () => number;
 }
 
 export interface WatchdogStats {
@@ -29,14 +37,19 @@ export interface WatchdogStats {
  * does not add up with the next into a restart.
  */
 export class Watchdog {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private readonly clock: Clock;
+  private readonly elapsed: () => number;
   private lastPing = Number.NEGATIVE_INFINITY;
   private lastStatus = Number.NEGATIVE_INFINITY;
   private lastSummary = '';
   private wasLive: boolean | null = null;
   private readonly counters: WatchdogStats = { pings: 0, withheld: 0, lastPingTs: null, lastFailure: null };
 
-  constructor(private readonly opts: WatchdogOptions) {}
+  constructor(private readonly opts: WatchdogOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.elapsed = opts.elapsedMs ?? (() => performance.now());
+  }
 
   /** Look period: a quarter of the ping period, at most a second. */
   get tickMs(): number {
@@ -45,12 +58,15 @@ export class Watchdog {
 
   start(): void {
     if (this.timer) return;
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.tickMs);
+    const look = () => {
+      this.timer = this.clock.setTimer(look, this.tickMs);
+      this.tick();
+    };
+    look();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.clock.clearTimer(this.timer);
     this.timer = undefined;
   }
 
@@ -67,7 +83,7 @@ export class Watchdog {
       this.opts.log.error({ err }, 'watchdog: health evaluation failed');
       return;
     }
-    const t = performance.now();
+    const t = this.elapsed();
     const flipped = this.wasLive !== h.live;
     if (flipped) this.logTransition(h);
     this.wasLive = h.live;
@@ -88,7 +104,7 @@ export class Watchdog {
     if (this.opts.notifier.watchdog()) {
       this.lastPing = t;
       this.counters.pings++;
-      this.counters.lastPingTs = Date.now();
+      this.counters.lastPingTs = this.clock.now();
     }
   }
 

@@ -1,33 +1,18 @@
 import type { Config } from '../config/schema.js';
-import { errorText } from '../devices/device.js';
+import { errorText } from '../core/errors.js';
 import type { Relay } from '../devices/gpio/index.js';
 import type { Logger } from '../log/logger.js';
+import type { RelayControl, RelayMode, RelayView } from '../views/relays.js';
 
-/** `auto`: the controller decides (today: the relay's safe state); `on`/`off`: a person decided. */
-export type RelayMode = 'auto' | 'on' | 'off';
-
-export const RELAY_MODES: readonly RelayMode[] = ['auto', 'on', 'off'];
-
-export interface RelayView {
-  id: string;
-  mode: RelayMode;
-  /** Last level written, or null when unknown (the line is faulted). */
-  on: boolean | null;
-  safeState: 'on' | 'off';
-  /** The configured load's power, W. */
-  loadW: number | null;
-  state: 'starting' | 'ok' | 'fault';
-  lastError: string | null;
-  /** When the mode last changed, epoch ms (null: never since start). */
-  changedTs: number | null;
-}
+// The relay trading's actuators drive: its view types stay importable from here.
+export type { RelayMode, RelayView } from '../views/relays.js';
 
 /**
  * Manual relay overrides from the page or the API. An override lasts until set back to `auto` or until
  * the service restarts (a restart always starts from the safe state, as after a power cut). Automation
  * must leave an overridden relay alone: ask `mode(id)` before switching.
  */
-export class RelayOverrides {
+export class RelayOverrides implements RelayControl {
   private readonly modes = new Map<string, { mode: RelayMode; changedTs: number | null }>();
   private readonly levels = new Map<string, boolean | null>();
   private readonly loads: Map<string, number>;

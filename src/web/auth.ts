@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** Shorter tokens are refused: the token is the only thing between the LAN and the relays. */
-export const MIN_TOKEN_CHARS = 32;
+const MIN_TOKEN_CHARS = 32;
 
 export type TokenVerdict = 'ok' | 'missing' | 'invalid' | 'disabled';
 

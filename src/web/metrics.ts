@@ -7,18 +7,40 @@ import {
   Registry,
 } from 'prom-client';
 import { QUANTITY_NAMES } from '../core/quantities.js';
-import type { ServiceStatus } from '../service/status.js';
-import type { TradeTotals } from '../service/web-trades.js';
 import { OUTBOX_PRIORITY } from '../store/outbox-types.js';
+import type { ServiceStatus } from '../views/status.js';
+
+/** What the metrics read of the status's trading section (the trading module's TradingStatus fits it). */
+export interface TradingGauges {
+  state: 'on' | 'off';
+  netW: number | null;
+  offer: { availableWh: number } | null;
+  actuation: {
+    relaySwitches: number;
+    relayFailures: number;
+    relayOverridden: number;
+    exportLimitWrites: number;
+    exportLimitFailures: number;
+  } | null;
+}
+
+/** The trade book's running totals since the database was created (the metrics' counters). */
+export interface TradeCounts {
+  trades: Record<'buyer' | 'seller', number>;
+  energyWh: Record<'buyer' | 'seller', number>;
+  /** Accepts this home refused as seller, by reason. */
+  rejects: Record<string, number>;
+  offers: number;
+}
 
 /** Everything a scrape reports, read once per scrape. */
 export interface MetricsView {
-  status: ServiceStatus;
+  status: ServiceStatus<TradingGauges>;
   /** Dead letters ever added, per reason (survives purges and restarts). */
   deadLetterTotals: Record<string, number>;
   /** Dead letters held now. */
   deadLettersHeld: number;
-  trades: TradeTotals;
+  trades: TradeCounts;
   relays: { id: string; on: boolean | null; override: boolean }[];
   sseClients: number;
 }

@@ -22,7 +22,7 @@ const TYPES: Record<string, string> = {
  * The page's files. They are plain files next to this module in the source tree (`src/web/assets`);
  * the compiled daemon in `dist/web` finds them there through the fallback, since tsc copies only code.
  */
-export function assetsDir(): string {
+function assetsDir(): string {
   const candidates = [
     new URL('./assets/', import.meta.url),
     new URL('../../src/web/assets/', import.meta.url),

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '../../src/control/client.js';
+import { ControlClient } from '../../src/control/client/client.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type CliProcess, type CliResult, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort, waitFor } from '../helpers/ports.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../../src/control/client.js';
+import { ControlClient } from '../../src/control/client/client.js';
 import type { DeviceHealth } from '../../src/devices/device.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type CliProcess, runCli, spawnCli } from '../helpers/cli.js';

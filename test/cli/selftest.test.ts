@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../../src/control/client.js';
+import { ControlClient } from '../../src/control/client/client.js';
 import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
 import { createHome, type TestHome } from './home.js';

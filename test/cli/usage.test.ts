@@ -8,7 +8,10 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { bashScript, zshScript } from '../../src/cli/commands/completion.js';
 import { registerCommands } from '../../src/cli/commands/index.js';
 import { CliError, EXIT } from '../../src/cli/exit-codes.js';
-import { runCli } from '../helpers/cli.js';
+import { pinCliConfig, runCli } from '../helpers/cli.js';
+
+// Verbs also run in this process: a service on this machine's default socket must not answer them.
+pinCliConfig();
 
 /** The whole command tree, run in this process the way src/cli/main.ts runs it. */
 async function verb(...args: string[]): Promise<{ code: number; stderr: string }> {

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleepOn } from '../../src/core/clock.js';
 import type { QuantityValues } from '../../src/core/quantities.js';
 import { CycleRunner } from '../../src/cycle/runner.js';
 import { type Device, type DeviceHealth, newHealth } from '../../src/devices/device.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /** A scripted device: the cycle's logic is what is under test here, not a driver. */
 class ScriptedDevice implements Device {
@@ -55,7 +57,7 @@ describe('cycle', () => {
   });
 
   it('turns values stale after max age and fault once the device faults; load is never derived from a fault', async () => {
-    let t = 1_000_000;
+    const clock = new ManualClock();
     let fail = false;
     const meter = new ScriptedDevice('meter', ['gridPowerW'], async () => {
       if (fail) throw new Error('timeout');
@@ -67,14 +69,14 @@ describe('cycle', () => {
       cycleMs: 1000,
       log: silentLogger(),
       sinks: [],
-      now: () => t,
+      clock,
       maxAgeMs: () => 2500,
     });
     await runner.runOnce();
     fail = true;
     const qualities: string[] = [];
     for (let i = 0; i < 4; i++) {
-      t += 1000;
+      await clock.advance(1000);
       const s = await runner.runOnce();
       qualities.push(s.quantities.gridPowerW?.quality ?? 'missing');
       if (i === 3) expect(s.quantities.loadPowerW?.quality).toBe('fault');
@@ -87,14 +89,25 @@ describe('cycle', () => {
   it('a never-answering device neither blocks the cycle nor gets a second request stacked on it', async () => {
     const silent = new ScriptedDevice('silent', ['pvPowerW'], never);
     const meter = new ScriptedDevice('meter', ['gridPowerW'], async () => ({ gridPowerW: 10 }));
-    runner = new CycleRunner({ devices: [silent, meter], cycleMs: 100, log: silentLogger(), sinks: [] });
+    const clock = new ManualClock();
+    runner = new CycleRunner({
+      devices: [silent, meter],
+      cycleMs: 100,
+      log: silentLogger(),
+      sinks: [],
+      clock,
+    });
     runner.start();
-    await new Promise((r) => setTimeout(r, 1050));
-    await runner.stop();
+    await clock.advance(1050);
+    // The cycle begun at 1000 ms waits out its read budget (80 ms) before it stops.
+    const stopped = runner.stop();
+    await clock.advance(100);
+    await stopped;
     const stats = runner.stats();
     expect(silent.reads).toBe(1);
-    expect(meter.reads).toBeGreaterThanOrEqual(5);
-    expect(stats.busySkips).toBeGreaterThanOrEqual(4);
+    // Ticks at 0, 100, … 1000 ms: eleven cycles, the silent device skipped in every one after the first.
+    expect(meter.reads).toBe(11);
+    expect(stats.busySkips).toBe(10);
     expect(runner.latest()?.quantities.pvPowerW?.quality).toBe('fault');
   });
 
@@ -102,9 +115,11 @@ describe('cycle', () => {
     let concurrent = 0;
     let maxConcurrent = 0;
     const slow = new ScriptedDevice('slow', ['gridPowerW'], async () => ({ gridPowerW: 1 }));
+    const clock = new ManualClock();
     runner = new CycleRunner({
       devices: [slow],
       cycleMs: 50,
+      clock,
       log: silentLogger(),
       sinks: [
         {
@@ -112,19 +127,23 @@ describe('cycle', () => {
           accept: async () => {
             concurrent++;
             maxConcurrent = Math.max(maxConcurrent, concurrent);
-            await new Promise((r) => setTimeout(r, 130));
+            await sleepOn(clock, 130);
             concurrent--;
           },
         },
       ],
     });
     runner.start();
-    await new Promise((r) => setTimeout(r, 700));
-    await runner.stop();
+    await clock.advance(700);
+    const stopped = runner.stop();
+    await clock.advance(200);
+    await stopped;
     const stats = runner.stats();
     expect(maxConcurrent).toBe(1);
-    expect(stats.overruns).toBeGreaterThanOrEqual(2);
-    expect(stats.skippedTicks).toBeGreaterThanOrEqual(stats.overruns);
+    // Cycles start at 0, 150, 300, 450, 600 ms (each takes 130 ms on a 50 ms grid): every one overruns
+    // and skips the two ticks it covered.
+    expect(stats.overruns).toBe(5);
+    expect(stats.skippedTicks).toBe(10);
   });
 
   it('a failing sink is counted and reported but does not stop the cycle; progress only when sinks succeed', async () => {

@@ -3,7 +3,11 @@ import { Gpio } from 'onoff';
 import { describe, expect, it } from 'vitest';
 import { type GpioCliDeps, register } from '../../src/cli/commands/gpio.js';
 import { FakeGpioBackend } from '../../src/devices/gpio/fake-backend.js';
+import { pinCliConfig } from '../helpers/cli.js';
 import { runVerb } from '../i2c/helpers.js';
+
+// The verbs run in this process: a service on this machine's default socket must not answer them.
+pinCliConfig();
 
 /** The verbs with a shared fake backend, a chosen terminal and scripted confirmation answers. */
 function withFake(opts: { interactive?: boolean; answers?: boolean[] } = {}) {

@@ -1,9 +1,51 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** The real CLI entry point, run the way the installed `powerdeal` binary runs it. */
 export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+let pinned: string | undefined;
+
+/**
+ * A config of this test process's own, in a temporary directory: its control socket, database and
+ * backups live there. Every CLI run of the tests reads it (unless the test names another), so a
+ * Powerdeal service running on this machine on the default socket (/run/powerdeal/control.sock) is
+ * never reached, and the verbs answer as they do without one.
+ */
+export function hermeticConfig(): string {
+  if (pinned) return pinned;
+  const dir = mkdtempSync(join(tmpdir(), 'pd-cli-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(
+    file,
+    [
+      'home: { id: home-test, zone: zone-test }',
+      `control: { socket: ${join(dir, 'control.sock')} }`,
+      `store: { path: ${join(dir, 'powerdeal.db')}, backupDir: ${join(dir, 'backups')} }`,
+      '',
+    ].join('\n'),
+  );
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  pinned = file;
+  return file;
+}
+
+/**
+ * Points verbs run in this process (the tests that call `register` directly) at `hermeticConfig()`:
+ * `$POWERDEAL_CONFIG` is how a verb without `--config` finds its config and, through it, the socket.
+ */
+export function pinCliConfig(): void {
+  process.env.POWERDEAL_CONFIG = hermeticConfig();
+}
+
+/** The environment of a spawned CLI: no colours, the hermetic config unless the test sets its own. */
+function cliEnv(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  return { ...process.env, NO_COLOR: '1', POWERDEAL_CONFIG: hermeticConfig(), ...env };
+}
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +59,7 @@ export async function runCli(
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [...CLI, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: cliEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -47,7 +89,7 @@ export interface CliProcess {
 
 export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): CliProcess {
   const child = spawn(process.execPath, [...CLI, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: cliEnv(opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

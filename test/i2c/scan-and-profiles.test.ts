@@ -9,7 +9,11 @@ import { seedBench, simulateConfiguredI2c } from '../../src/devices/i2c/simulate
 import { ProfileError } from '../../src/devices/profile-error.js';
 import type { ProfileFile } from '../../src/devices/profiles.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { pinCliConfig } from '../helpers/cli.js';
 import { devicesFromConfig, profile, profiles, runVerb } from './helpers.js';
+
+// The verbs run in this process: a service on this machine's default socket must not answer them.
+pinCliConfig();
 
 let registry: I2cBusRegistry | undefined;
 afterEach(async () => {

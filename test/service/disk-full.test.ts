@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
 import { openStore } from '../../src/store/index.js';
@@ -113,7 +114,16 @@ describe('a full disk', () => {
     // Space comes back: the service writes again.
     rmSync(filler);
     const freedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 3000));
+    const readingsAfter = () => {
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM readings WHERE ts >= ?').get(freedAt) as { n: number })
+          .n;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor(() => readingsAfter() > 0, 30_000, 'readings written after the space came back');
     run.kill('SIGTERM');
     expect(await run.exited).toBe(0);
 

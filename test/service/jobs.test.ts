@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
+import { systemClock } from '../../src/core/clock.js';
 import type { Snapshot } from '../../src/core/quantities.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Jobs } from '../../src/service/jobs.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { waitFor } from '../helpers/ports.js';
 import { tempDir } from '../systemd/helpers.js';
 
@@ -43,7 +45,7 @@ describe('jobs', () => {
       store,
       config,
       log: silentLogger(),
-      now: Date.now,
+      clock: systemClock,
       catchUpDelayMs: 0,
       schedules: NEVER,
       ...extra,
@@ -82,10 +84,18 @@ describe('jobs', () => {
 
   it('does not run anything at the first start on a new database', async () => {
     const { store, config } = setup();
-    const jobs = jobsFor(store, config);
+    const clock = new ManualClock(Date.now());
+    const jobs = jobsFor(store, config, { clock, catchUpDelayMs: 30_000 });
     jobs.start();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(jobs.status().map((j) => j.runs)).toEqual([0, 0, 0]);
+    // Past the catch-up and a whole day on: nothing was due, so nothing started (a start is synchronous).
+    await clock.advance(30_000);
+    expect(clock.timers).toBe(0);
+    await clock.advance(25 * HOUR);
+    expect(jobs.status().map((j) => [j.runs, j.running, j.catchUps])).toEqual([
+      [0, false, 0],
+      [0, false, 0],
+      [0, false, 0],
+    ]);
     expect(store.meta.get('jobs.backup.lastRun')).toBeDefined();
   });
 
@@ -130,7 +140,7 @@ describe('jobs', () => {
 
   it('skips the backup when the disk is low, without recording it as done', async () => {
     const { store, config } = setup();
-    const lowDisk = { state: () => ({ low: true, full: false, alert: 'disk space low: 3.0 MB free' }) };
+    const lowDisk = { low: true, full: false, alert: 'disk space low: 3.0 MB free' };
     const jobs = jobsFor(store, config, { disk: () => lowDisk });
     const before = store.meta.get('jobs.backup.lastRun');
     await jobs.run('backup');

@@ -15,7 +15,7 @@ import {
   writePrivateKey,
 } from '../../src/protocol/keyring.js';
 import { createVerifier } from '../../src/protocol/signing.js';
-import type { PageStatus } from '../../src/service/web-page-status.js';
+import type { PageStatus } from '../../src/service/status.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type CliProcess, runCli, spawnCli } from '../helpers/cli.js';
 import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mosquitto.js';

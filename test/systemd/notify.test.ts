@@ -74,14 +74,18 @@ describe('sd_notify and the watchdog', () => {
     db.pragma('busy_timeout = 10000');
     db.exec('BEGIN IMMEDIATE');
     const lockedAt = listener.messages.at(-1)?.t ?? 0;
-    // A cycle already past its write may still ping once; after that, nothing while the lock holds.
-    await new Promise((r) => setTimeout(r, 12_000));
+    // A cycle already past its write may still ping once; after that, nothing while the lock holds. The
+    // health model flips within its progress budget (3 s); the lock then holds for three ping periods
+    // more (WATCHDOG_USEC/2 = 1 s), any of which would have pinged.
+    const failing = () => listener.with('STATUS=').some((m) => m.t > lockedAt && /FAILING/.test(m.msg));
+    await waitFor(failing, 20_000, 'STATUS=FAILING while the database is locked');
+    await new Promise((r) => setTimeout(r, 3000));
     const heldUntil = listener.messages.at(-1)?.t ?? 0;
     db.exec('COMMIT');
     db.close();
     const during = listener.with('WATCHDOG=1').filter((m) => m.t > lockedAt + 3 && m.t <= heldUntil);
     expect(during).toHaveLength(0);
-    expect(listener.with('STATUS=').some((m) => m.t > lockedAt && /FAILING/.test(m.msg))).toBe(true);
+    expect(failing()).toBe(true);
     const before = listener.with('WATCHDOG=1').length;
     await listener.wait('WATCHDOG=1', 30_000, before + 2);
     expect(run.output()).toMatch(/withholding WATCHDOG=1/);

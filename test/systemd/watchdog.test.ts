@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log/logger.js';
-import type { DiskState } from '../../src/service/disk-guard.js';
 import { EventLoopLag } from '../../src/service/event-loop-lag.js';
-import { evaluateHealth, type HealthReport } from '../../src/service/health.js';
+import { evaluateHealth } from '../../src/service/health.js';
 import { createNotifier, formatNotify, watchdogUsec } from '../../src/service/notify.js';
-import type { ServiceStatus } from '../../src/service/status.js';
+import type { FullStatus as ServiceStatus } from '../../src/service/status.js';
 import { Watchdog } from '../../src/service/watchdog.js';
 import type { WriteHealth } from '../../src/store/index.js';
+import type { HealthReport } from '../../src/views/health.js';
+import type { DiskState } from '../../src/views/status.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { type NotifyListener, startNotifyListener, tempDir } from './helpers.js';
 
 const NOW = 1_700_000_000_000;
@@ -161,19 +163,37 @@ describe('the watchdog against a real notify socket', () => {
       summary: live ? 'ok' : 'FAILING cycle',
       alerts: [],
     });
-    const wd = new Watchdog({ notifier, pingEveryMs: 200, health: report, log: silentLogger() });
+    const clock = new ManualClock();
+    const wd = new Watchdog({
+      notifier,
+      pingEveryMs: 200,
+      health: report,
+      log: silentLogger(),
+      clock,
+      elapsedMs: clock.now,
+    });
     wd.start();
     try {
+      // A look every 50 ms, a ping every 200 ms: at 0, 200, 400 and 600 ms.
+      await clock.advance(600);
+      expect(wd.stats().pings).toBe(4);
       await listener.wait('WATCHDOG=1', 10_000, 4);
       live = false;
+      await clock.advance(50);
       await listener.wait('STATUS=FAILING cycle', 10_000);
       const stalledAt = listener.messages.at(-1)?.t ?? 0;
-      await new Promise((r) => setTimeout(r, 1000));
+      // A whole second of looks while not live: none pings; each look once a ping is due (from 800 ms,
+      // the last ping having gone at 600) counts as withheld.
+      await clock.advance(1000);
+      expect(wd.stats().pings).toBe(4);
+      expect(wd.stats().withheld).toBe(18);
       expect(listener.with('WATCHDOG=1').filter((m) => m.t > stalledAt)).toHaveLength(0);
-      expect(wd.stats().withheld).toBeGreaterThan(0);
       expect(wd.stats().lastFailure).toMatch(/cycle: stalled/);
       live = true;
       const before = listener.with('WATCHDOG=1').length;
+      // The first look after recovery pings, without waiting for the period.
+      await clock.advance(50);
+      expect(wd.stats().pings).toBe(5);
       await listener.wait('WATCHDOG=1', 10_000, before + 1);
       await listener.wait('STATUS=ok', 10_000, 2);
       expect(listener.messages.every((m) => m.pid === process.pid)).toBe(true);

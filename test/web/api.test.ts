@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { waitFor } from '../helpers/ports.js';
 import { type Home, startHome } from './helpers.js';
+import { expectDocumented } from './openapi-schema.js';
 import { type Json, readEvents } from './sse-client.js';
 
 /** Every read endpoint, the live stream and its cap, against a home on the simulator (no broker). */
@@ -69,12 +70,14 @@ describe('HTTP API', () => {
     expect((await get(`/api/readings?since=${since}&step=0`)).status).toBe(400);
   });
 
-  it('/api/outbox: stats, waiting rows without payloads, dead letters', async () => {
+  it('/api/outbox: stats, waiting rows with a payload excerpt, dead letters', async () => {
     const { body } = await get('/api/outbox?limit=10');
     expect(body.stats.depth).toHaveProperty('telemetry');
     expect(body.stats).toHaveProperty('oldestAgeMs');
     expect(Array.isArray(body.rows)).toBe(true);
     expect(body.deadLetters).toEqual({ held: 0, byReason: {}, totals: {} });
+    expectDocumented('GET', '/api/outbox', body);
+    expectDocumented('GET', '/api/dlq', (await get('/api/dlq')).body);
     expect((await get('/api/outbox?class=gossip')).status).toBe(400);
     expect((await get('/api/outbox?limit=100000')).status).toBe(400);
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type RouteParts, statusRoutes } from '../../src/service/routes.js';
+import { type RouteParts, statusRoutes } from '../../src/web/routes.js';
 
 interface Operation {
   security?: unknown[];
@@ -14,7 +14,7 @@ describe('docs/api/openapi.yaml', () => {
     openapi: string;
     paths: Record<string, Record<string, Operation>>;
   };
-  const routes = statusRoutes({ service: {} } as unknown as RouteParts);
+  const routes = statusRoutes({ ctx: {} } as unknown as RouteParts);
   const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })),
   );

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../src/control/client/client.js';
 import type { FakeGpioBackend } from '../../src/devices/gpio/fake-backend.js';
 import { createTokenGate } from '../../src/web/auth.js';
 import { type Home, startHome } from './helpers.js';
+import { expectDocumented } from './openapi-schema.js';
 import type { Json } from './sse-client.js';
 
 const RELAY_LINE = 17; // active-low: on = physically low
@@ -51,10 +53,12 @@ describe('state-changing endpoints', () => {
     expect(gpio().level(RELAY_LINE)).toBe(true);
 
     const on = await post('/api/relays/water-heater', { mode: 'on' }, token);
+    expectDocumented('POST', '/api/relays/{id}', on.body);
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ id: 'water-heater', mode: 'on', on: true });
     expect(gpio().level(RELAY_LINE)).toBe(false);
     const listed = (await (await fetch(`${home.base}/api/relays`)).json()) as Json;
+    expectDocumented('GET', '/api/relays', listed);
     expect(listed).toEqual([expect.objectContaining({ id: 'water-heater', mode: 'on', on: true })]);
 
     const auto = await post('/api/relays/water-heater', { mode: 'auto' }, token);
@@ -95,6 +99,26 @@ describe('state-changing endpoints', () => {
     expect(big.status).toBe(413);
     const bad = await post('/api/relays/water-heater', undefined, home.token, '{"mode": on');
     expect(bad.status).toBe(400);
+  });
+
+  it('the control socket runs the same relay operations as the API', async () => {
+    const control = await ControlClient.connect(home.service.ctx.config.control.socket);
+    if (!control) throw new Error('no control socket');
+    try {
+      const listed = (await (await fetch(`${home.base}/api/relays`)).json()) as Json;
+      expect(await control.call('relays.list')).toEqual(listed);
+      const auto = await control.call('relays.set', { id: 'water-heater', mode: 'auto' });
+      expectDocumented('POST', '/api/relays/{id}', auto);
+      await expect(control.call('relays.set', { id: 'pool-pump', mode: 'on' })).rejects.toMatchObject({
+        kind: 'problem',
+        message: 'no relay pool-pump',
+      });
+      await expect(control.call('relays.set', { id: 'water-heater', mode: 'toggle' })).rejects.toMatchObject({
+        kind: 'usage',
+      });
+    } finally {
+      control.close();
+    }
   });
 
   it('retries and purges dead letters with the token', async () => {
@@ -140,6 +164,15 @@ describe('state-changing endpoints', () => {
       [offer, false],
       [trade, true],
     ]);
+    expectDocumented('GET', '/api/dlq', listed);
+    // One projection: the control socket (the CLI's `dlq ls --json`) lists the same objects.
+    const control = await ControlClient.connect(home.service.ctx.config.control.socket);
+    expect(control).toBeDefined();
+    try {
+      expect(await control?.call('dlq.list', { limit: 50 })).toEqual(listed);
+    } finally {
+      control?.close();
+    }
 
     expect((await post(`/api/dlq/${trade}/retry`, undefined)).status).toBe(401);
     expect((await post(`/api/dlq/${inbound}/retry`, undefined, home.token)).status).toBe(409);
@@ -149,6 +182,10 @@ describe('state-changing endpoints', () => {
 
     const retried = await post(`/api/dlq/${trade}/retry`, undefined, home.token);
     expect(retried.status).toBe(200);
+    expectDocumented('POST', '/api/dlq/{id}/retry', retried.body);
+    const outbox = (await (await fetch(`${home.base}/api/outbox?class=trade`)).json()) as Json;
+    expect(outbox.rows).toHaveLength(1);
+    expectDocumented('GET', '/api/outbox', outbox);
     const rows = store.outbox.list({ class: 'trade' });
     expect(rows.map((r) => r.id)).toEqual(['0190aaaa-0000-7000-8000-000000000001']);
     expect(rows[0]?.payload.toString()).toBe('{"id":"trade-1"}');
@@ -156,7 +193,9 @@ describe('state-changing endpoints', () => {
 
     expect((await post('/api/dlq/purge', {}, home.token)).status).toBe(400);
     expect((await post('/api/dlq/purge', { ids: [offer] })).status).toBe(401);
-    expect((await post('/api/dlq/purge', { ids: [offer] }, home.token)).body).toEqual({ purged: 1 });
+    const purged = await post('/api/dlq/purge', { ids: [offer] }, home.token);
+    expect(purged.body).toEqual({ purged: 1 });
+    expectDocumented('POST', '/api/dlq/purge', purged.body);
     expect((await post('/api/dlq/purge', { all: true }, home.token)).body).toEqual({ purged: 1 });
     expect(store.deadLetters.count()).toBe(0);
     store.outbox.purge({ class: 'trade', force: true }, Date.now());

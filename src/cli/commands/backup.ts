@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { callService, serviceOrDirect } from '../../control/cli.js';
+import { callService, serviceOrDirect } from '../../control/client/service-call.js';
+import { errorText } from '../../core/errors.js';
 import { backupDatabase, openReadOnly } from '../../store/backup.js';
 import { loadVerbConfig } from '../config-context.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -14,7 +15,7 @@ interface BackupResult {
 }
 
 /** `backups/powerdeal-2026-11-21T06-01-02-123Z.db` next to the database. */
-export function defaultBackupPath(storePath: string, now: number): string {
+function defaultBackupPath(storePath: string, now: number): string {
   const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
   return join(dirname(storePath), 'backups', `powerdeal-${stamp}.db`);
 }
@@ -40,10 +41,7 @@ export function register(program: Command): void {
           try {
             source = openReadOnly(config.store.path);
           } catch (err) {
-            throw new CliError(
-              `cannot open ${config.store.path}: ${err instanceof Error ? err.message : String(err)}`,
-              EXIT.problem,
-            );
+            throw new CliError(`cannot open ${config.store.path}: ${errorText(err)}`, EXIT.problem);
           }
           try {
             mkdirSync(dirname(to), { recursive: true });

@@ -11,7 +11,7 @@ interface Node {
 }
 
 /** Walks commander's tree: every verb path with its subcommands and options. */
-export function commandTree(root: Command): Node[] {
+function commandTree(root: Command): Node[] {
   const nodes: Node[] = [];
   const visit = (cmd: Command, path: string, inherited: readonly Option[]) => {
     const options = [...inherited, ...cmd.options];

@@ -151,7 +151,9 @@ async function runDemo(s: DemoSettings): Promise<void> {
   const stop = () => {
     stopped ??= (async () => {
       for (const t of timers) clearInterval(t);
-      await feed?.stop().catch(() => undefined);
+      await feed
+        ?.stop()
+        .catch((err) => log.warn({ err }, 'demo feed did not stop cleanly; stopping the rest'));
       await Promise.all(
         running.map((h) =>
           h.service
@@ -159,8 +161,12 @@ async function runDemo(s: DemoSettings): Promise<void> {
             .catch((err) => log.error({ err, home: h.home.id }, 'home did not stop cleanly')),
         ),
       );
-      await broker?.close().catch(() => undefined);
-      await Promise.all(running.map((h) => h.sim.stop().catch(() => undefined)));
+      await broker?.close().catch((err) => log.warn({ err }, 'demo broker did not close cleanly'));
+      await Promise.all(
+        running.map((h) =>
+          h.sim.stop().catch((err) => log.warn({ err, home: h.home.id }, 'simulator did not stop cleanly')),
+        ),
+      );
       rmSync(dir, { recursive: true, force: true });
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { systemClock } from '../../core/clock.js';
 import type { DeviceHealth } from '../../devices/device.js';
 import { silentLogger } from '../../log/logger.js';
 import { buildHardware, hardwareIsSimulated } from '../../service/hardware.js';
@@ -43,11 +44,13 @@ export async function probeDevices(
     config: loaded.config,
     profiles: loaded.profiles,
     log: silentLogger(),
-    now: Date.now,
+    clock: systemClock,
+    now: systemClock.now,
     simulated,
     version: '',
   });
   try {
+    // A failed read is what the report is about: each device keeps it in its health, shown below.
     await Promise.all(hw.devices.map((d) => d.read().catch(() => undefined)));
     return hw.health();
   } finally {

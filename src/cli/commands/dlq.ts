@@ -1,16 +1,11 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ago, callService, intFlag } from '../../control/cli.js';
-import { onStore } from '../../control/store-access.js';
-import {
-  type DeadLetterEntry,
-  type DlqRetryResult,
-  listDeadLetters,
-  purgeDeadLetters,
-  retryDeadLetters,
-} from '../../control/store-ops.js';
+import { ago, callService, intFlag } from '../../control/client/service-call.js';
+import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from '../../control/ops/dead-letters.js';
+import type { DeadLetterRetryResult, DeadLetterView } from '../../views/outbox.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { dim, green, printJson, red, table } from '../output.js';
+import { onStore } from '../store-access.js';
 
 function ids(args: string[]): number[] {
   return args.map((a) => {
@@ -39,8 +34,8 @@ export function register(program: Command): void {
       const { value: rows, via } = await onStore(
         cmd,
         'read',
-        (s) => callService<DeadLetterEntry[]>(s, 'dlq.list', query),
-        (store) => listDeadLetters(store, query),
+        (s) => callService<DeadLetterView[]>(s, 'dlq.list', query),
+        (ops) => listDeadLetters(ops, query),
       );
       if (opts.json) {
         printJson({ via, rows });
@@ -59,7 +54,7 @@ export function register(program: Command): void {
               d.reason,
               d.class ?? '',
               d.from ?? '',
-              String(d.bytes),
+              String(d.payloadBytes),
               d.retryable ? green('yes') : dim('no'),
               d.topic,
             ]),
@@ -77,8 +72,8 @@ export function register(program: Command): void {
       const { value, via } = await onStore(
         cmd,
         'write',
-        (s) => callService<DlqRetryResult>(s, 'dlq.retry', { ids: wanted }),
-        (store) => retryDeadLetters(store, wanted, Date.now()),
+        (s) => callService<DeadLetterRetryResult>(s, 'dlq.retry', { ids: wanted }),
+        (ops) => retryDeadLetters(ops, { ids: wanted }),
       );
       if (opts.json) printJson({ via, ...value });
       else {
@@ -106,7 +101,7 @@ export function register(program: Command): void {
         cmd,
         'write',
         (s) => callService<{ purged: number }>(s, 'dlq.purge', { ids: wanted }),
-        (store) => ({ purged: purgeDeadLetters(store, wanted) }),
+        (ops) => purgeDeadLetters(ops, { ids: wanted }),
       );
       if (opts.json) printJson({ via, ...value });
       else process.stdout.write(`${value.purged} dead letter(s) purged\n`);

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { callService, connectService, controlSocketFor } from '../../control/cli.js';
-import type { ControlClient } from '../../control/client.js';
+import type { ControlClient } from '../../control/client/client.js';
+import { callService, connectService, controlSocketFor } from '../../control/client/service-call.js';
 import type { GpioSetResult } from '../../control/hardware-ops.js';
 import { type GpioBackend, GpioError } from '../../devices/gpio/backend.js';
 import { createGpioBackend } from '../../devices/gpio/create-backend.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { hex } from '../../devices/i2c/bus.js';
 import { I2cError } from '../../devices/i2c/errors.js';
 import { parseI2cProfile } from '../../devices/i2c/profile.js';

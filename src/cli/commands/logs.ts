@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { intFlag } from '../../control/cli.js';
+import { intFlag } from '../../control/client/service-call.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import {
   formatEntry,
   LOG_LEVELS,
@@ -10,8 +11,7 @@ import {
   matches,
   parseLogLine,
   parseSince,
-} from '../../control/log-format.js';
-import { CliError, EXIT } from '../exit-codes.js';
+} from '../log-format.js';
 import { dim, red, yellow } from '../output.js';
 
 interface LogsOptions {

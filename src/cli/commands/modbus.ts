@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../../config/schema.js';
-import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import {
   REGISTER_TYPES,

@@ -1,17 +1,12 @@
 import { type Command, Option } from 'commander';
-import { ago, callService, intFlag } from '../../control/cli.js';
-import { onStore } from '../../control/store-access.js';
-import {
-  listOutbox,
-  type OutboxEntry,
-  outboxStats,
-  purgeOutbox,
-  resetOutboxAttempts,
-} from '../../control/store-ops.js';
+import { ago, callService, intFlag } from '../../control/client/service-call.js';
+import { listOutbox, outboxStats, purgeOutbox, retryOutbox } from '../../control/ops/outbox.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
 import { OUTBOX_POLICIES, OUTBOX_PRIORITY, type OutboxClass } from '../../store/outbox-types.js';
+import type { OutboxEntry } from '../../views/outbox.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { dim, printJson, red, table, yellow } from '../output.js';
+import { onStore } from '../store-access.js';
 
 const CLASSES = OUTBOX_PRIORITY.join(', ');
 
@@ -40,7 +35,7 @@ export function register(program: Command): void {
         cmd,
         'read',
         (s) => callService<OutboxEntry[]>(s, 'outbox.list', query),
-        (store) => listOutbox(store, query),
+        (ops) => listOutbox(ops, query),
       );
       if (opts.json) {
         printJson({ via, rows });
@@ -76,7 +71,7 @@ export function register(program: Command): void {
         cmd,
         'read',
         (s) => callService<OutboxStatsDetail>(s, 'outbox.stats'),
-        (store) => outboxStats(store, Date.now()),
+        (ops) => outboxStats(ops),
       );
       if (opts.json) {
         printJson({ via, ...stats });
@@ -117,7 +112,7 @@ export function register(program: Command): void {
         cmd,
         'write',
         (s) => callService<{ reset: number; link: string | null }>(s, 'outbox.retry', { class: cls }),
-        (store) => ({ reset: resetOutboxAttempts(store, cls), link: null }),
+        (ops) => retryOutbox(ops, { class: cls }),
       );
       if (opts.json) {
         printJson({ via, ...value });
@@ -163,7 +158,7 @@ export function register(program: Command): void {
           cmd,
           'write',
           (s) => callService<{ purged: number }>(s, 'outbox.purge', { class: cls, force }),
-          (store) => ({ purged: purgeOutbox(store, { class: cls, force }, Date.now()) }),
+          (ops) => purgeOutbox(ops, { class: cls, force }),
         );
         if (opts.json) printJson({ via, ...value });
         else {

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { connectService } from '../../control/cli.js';
+import { connectService } from '../../control/client/service-call.js';
 import { ControlError } from '../../control/protocol.js';
-import { restoreDatabase } from '../../control/restore.js';
 import { loadVerbConfig } from '../config-context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { printJson } from '../output.js';
+import { restoreDatabase } from '../restore.js';
 
 /** `powerdeal restore FILE`: puts a backup back in place of the database, with the service stopped. */
 export function register(program: Command): void {

@@ -4,7 +4,7 @@ import { loadVerbConfig } from '../config-context.js';
 import { CliError } from '../exit-codes.js';
 
 /** Exit status for a config that does not validate (sysexits EX_CONFIG): the unit does not restart on it. */
-export const EXIT_CONFIG = 78;
+const EXIT_CONFIG = 78;
 
 export function register(program: Command): void {
   program

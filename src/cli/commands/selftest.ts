@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { callService, connectService, intFlag } from '../../control/cli.js';
-import type { ControlClient } from '../../control/client.js';
+import type { ControlClient } from '../../control/client/client.js';
+import { callService, connectService, intFlag } from '../../control/client/service-call.js';
+import { errorText } from '../../core/errors.js';
+import type { DeviceHealth } from '../../devices/device.js';
+import { hardwareIsSimulated } from '../../service/hardware.js';
+import { integrityCheck } from '../../store/backup.js';
+import { type LoadedConfig, loadVerbConfig } from '../config-context.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
 import {
   brokerChecks,
   type Check,
@@ -9,13 +16,7 @@ import {
   deviceChecks,
   diskCheck,
   watchdogCheck,
-} from '../../control/selftest-checks.js';
-import type { DeviceHealth } from '../../devices/device.js';
-import { hardwareIsSimulated } from '../../service/hardware.js';
-import { integrityCheck } from '../../store/backup.js';
-import { type LoadedConfig, loadVerbConfig } from '../config-context.js';
-import { CliError, EXIT } from '../exit-codes.js';
-import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
+} from '../selftest-checks.js';
 import { probeDevices } from './devices.js';
 
 interface ServiceSelfcheck {
@@ -71,7 +72,7 @@ async function asService(loaded: LoadedConfig): Promise<{ client: ControlClient 
       check: {
         name: 'service',
         state: 'fail',
-        detail: err instanceof Error ? err.message : String(err),
+        detail: errorText(err),
         hint: 'run selftest as root or as a member of the powerdeal group',
       },
     };
@@ -111,7 +112,7 @@ function databaseCheck(path: string, fromService: string | null): Check {
     return {
       name: 'database',
       state: 'fail',
-      detail: `${path}: ${err instanceof Error ? err.message : String(err)}`,
+      detail: `${path}: ${errorText(err)}`,
       hint: 'check the file permissions (owner powerdeal) or restore a backup (powerdeal restore FILE)',
     };
   }

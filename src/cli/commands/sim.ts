@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { type Command, Option } from 'commander';
+import { errorText } from '../../core/errors.js';
 import { runControlLine, type SimEvent } from '../../sim/control.js';
 import {
   isSimFault,
@@ -96,13 +97,13 @@ async function runSim(flags: SimFlags): Promise<void> {
   };
   if (opts.inverterUnit === opts.meterUnit) usage('--inverter-unit and --meter-unit must differ');
   const sim = await startSimulator(opts).catch((err: unknown) => {
-    throw new CliError(`cannot start the simulator: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CliError(`cannot start the simulator: ${errorText(err)}`);
   });
   try {
     for (const f of faults) sim.setFault(f.unit, f.fault);
   } catch (err) {
     await sim.stop();
-    usage(`--fault: ${err instanceof Error ? err.message : String(err)}`);
+    usage(`--fault: ${errorText(err)}`);
   }
   sim.pin(pins);
 

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ago, callService, connectService } from '../../control/cli.js';
-import { openDirectStore } from '../../control/direct-store.js';
-import type { HealthReport } from '../../service/health.js';
-import type { ServiceStatus } from '../../service/status.js';
+import { ago, callService, connectService } from '../../control/client/service-call.js';
+import type { FullStatus as ServiceStatus } from '../../service/status.js';
 import type { TradingStatus } from '../../service/trading-status.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
+import type { HealthReport } from '../../views/health.js';
 import { loadVerbConfig } from '../config-context.js';
+import { openDirectStore } from '../direct-store.js';
 import { EXIT } from '../exit-codes.js';
 import { devicesTable } from '../format-readings.js';
 import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
@@ -14,7 +14,7 @@ import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
 const ok = (good: boolean, text: string) => (good ? green(text) : red(text));
 
 /** What is wrong, in one line each, from the service's own view of itself. */
-export function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
+function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
   const problems: string[] = [];
   for (const c of health.checks) if (!c.ok) problems.push(`${c.name}: ${c.detail}`);
   for (const d of status.devices) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { callService, controlSocketFor, serviceOrDirect } from '../../control/cli.js';
-import type { ControlClient } from '../../control/client.js';
+import type { ControlClient } from '../../control/client/client.js';
+import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import { ModbusError } from '../../devices/modbus/errors.js';
 import { dumpSunspec, type SunspecDump } from '../../devices/modbus/tools.js';

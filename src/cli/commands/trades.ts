@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { callService, intFlag } from '../../control/cli.js';
-import { onStore } from '../../control/store-access.js';
-import { trades } from '../../control/store-ops.js';
+import { callService, intFlag } from '../../control/client/service-call.js';
+import { listTradeRows } from '../../control/ops/trades.js';
 import type { TradeRow } from '../../control/trades.js';
 import { printJson, table } from '../output.js';
+import { onStore } from '../store-access.js';
 
 /** `powerdeal trades`: the home's trades, newest slot first. */
 export function register(program: Command): void {
@@ -18,7 +18,7 @@ export function register(program: Command): void {
         cmd,
         'read',
         (s) => callService<TradeRow[]>(s, 'trades.list', { limit }),
-        (store) => trades(store, limit),
+        (ops) => listTradeRows(ops, { limit }),
       );
       if (opts.json) {
         printJson({ via, trades: rows });

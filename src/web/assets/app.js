@@ -157,4 +157,5 @@ async function setRelay(id, mode) {
 
 renderConnection('connecting');
 connect();
-chart.load().catch(() => undefined);
+// Without the history the chart still fills from the live stream; say why it starts empty.
+chart.load().catch((err) => console.warn('chart history unavailable:', err.message));

@@ -1,64 +1,70 @@
-import { createTokenGate } from '../web/auth.js';
-import { createMetrics } from '../web/metrics.js';
-import { WebServer } from '../web/server.js';
-import { SseHub } from '../web/sse.js';
-import { loadStaticFiles } from '../web/static.js';
-import type { ServiceModule } from './module.js';
+import type { TimerHandle } from '../core/clock.js';
+import type { ExtensionContext } from '../views/extension.js';
+import type { ServiceModule } from '../views/module.js';
+import type { ServiceStatus } from '../views/status.js';
+import { createTokenGate } from './auth.js';
+import { createMetrics, type TradingGauges } from './metrics.js';
+import { type PageStatus, publicConfig, type TradeBookReader, withoutUserinfo } from './page-status.js';
+import { TodayCounters } from './readings.js';
 import { statusRoutes } from './routes.js';
-import type { Service } from './service.js';
-import { type PageStatus, publicConfig, withoutUserinfo } from './web-page-status.js';
-import { TodayCounters } from './web-readings.js';
-import { EMPTY_TRADE_BOOK, type TradeBook } from './web-trades.js';
-import { StatusWatch } from './web-watch.js';
+import { WebServer } from './server.js';
+import { SseHub } from './sse.js';
+import { loadStaticFiles } from './static.js';
+import { StatusWatch } from './watch.js';
 
 /** How often the link, outbox, devices and warnings are compared for changes to push. */
 const WATCH_MS = 1000;
 const HEARTBEAT_MS = 5000;
 const RETRY_MS = 2000;
 
-export interface WebModuleOptions {
+/** What the web module reads: the extensions' context, the trade book, and the trading section it shows. */
+export interface WebModuleContext extends Omit<ExtensionContext, 'status'> {
+  status(): ServiceStatus<TradingGauges>;
   /** Offers and trades (the trading engine's book); empty until trading runs. */
-  trades?: TradeBook;
+  readonly trades: TradeBookReader;
+  /** The status's trading section alone (each snapshot event carries it). */
+  trading(): unknown;
 }
 
 /**
- * The web module: status page, JSON API, probes, metrics and the live event stream, wired to the
- * service's parts once they run. `onServer` hands the server to the service (for `webPort`).
+ * The web module: status page, JSON API, probes, metrics and the live event stream. Its context is built
+ * by the composition root when it starts (the other modules run by then); `onServer` hands the server
+ * back (for `webPort`).
  */
 export function createWebModule(
-  service: Service,
+  context: () => WebModuleContext,
   onServer: (server: WebServer | undefined) => void,
-  opts: WebModuleOptions = {},
 ): ServiceModule {
   let server: WebServer | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  let ctx: WebModuleContext | undefined;
   let sse: SseHub | undefined;
   let onSnapshot: (() => void) | undefined;
   return {
     name: 'web',
     essential: false,
     start: async () => {
-      const { ctx } = service;
-      const cfg = ctx.config.web;
-      const log = ctx.log.child({ module: 'web' });
-      const now = () => ctx.now();
-      const trades = opts.trades ?? EMPTY_TRADE_BOOK;
+      const c = context();
+      ctx = c;
+      stopped = false;
+      const cfg = c.config.web;
+      const now = () => c.clock.now();
+      const { trades, relays } = c;
       const tokens = createTokenGate(cfg.tokenFile);
-      // One set of relay modes for the page and the engine: an override here wins over trading.
-      const relays = service.relays;
-      const today = new TodayCounters(service.store.readings);
-      const config = publicConfig(ctx.config);
+      const today = new TodayCounters(c.store.readings);
+      const config = publicConfig(c.config);
       const hub = new SseHub({
         maxClients: cfg.maxEventClients,
         heartbeatMs: HEARTBEAT_MS,
         retryMs: RETRY_MS,
         hello: () => ({ event: 'status', data: pageStatus() }),
-        heartbeat: () => ({ ts: now(), health: service.health() }),
+        heartbeat: () => ({ ts: now(), health: c.health() }),
       });
       sse = hub;
       // Everything the page and the stream see goes through publicStatus: no credentials from a URL.
       const publicStatus = () => {
-        const status = service.status();
+        const status = c.status();
         return { ...status, link: publicLink(status.link) };
       };
       const watch = new StatusWatch({
@@ -67,7 +73,7 @@ export function createWebModule(
         emit: (event, data) => hub.broadcast(event, data),
       });
       const midnight = () => new Date(now()).setHours(0, 0, 0, 0);
-      const pageStatus = (): PageStatus => {
+      const pageStatus = (): PageStatus<TradingGauges> => {
         const status = publicStatus();
         return {
           ...status,
@@ -85,9 +91,9 @@ export function createWebModule(
         };
       };
       const metrics = createMetrics(() => {
-        const dl = service.store.deadLetters;
+        const dl = c.store.deadLetters;
         return {
-          status: service.status(),
+          status: c.status(),
           deadLetterTotals: dl.totalsByReason(),
           deadLettersHeld: dl.count(),
           trades: trades.totals(),
@@ -99,55 +105,50 @@ export function createWebModule(
       // The duration of cycle N is known once its sinks ran, so it is recorded at cycle N + 1.
       let observed = 0;
       onSnapshot = () => {
-        const stats = service.cycle.stats();
+        const stats = c.cycle.stats();
         if (stats.cycles - 1 > observed && stats.lastDurationMs !== null) {
           observed = stats.cycles - 1;
           metrics.observeCycle(stats.lastDurationMs);
         }
         if (hub.size === 0) return;
-        const snapshot = service.cycle.latest();
+        const snapshot = c.cycle.latest();
         hub.broadcast('snapshot', {
           snapshot,
           today: today.compute(snapshot, now()),
           cycle: { cycles: stats.cycles, lastDurationMs: stats.lastDurationMs, overruns: stats.overruns },
           relays: relays.list(),
-          trading: service.trading.status(now()),
+          trading: c.trading(),
           trades: trades.trades(midnight()),
           offers: trades.offers(midnight()),
         });
       };
-      service.events.on('snapshot', onSnapshot);
-      timer = setInterval(() => {
+      c.events.on('snapshot', onSnapshot);
+      const look = () => {
+        if (stopped) return;
+        timer = c.clock.setTimer(look, WATCH_MS);
         try {
           watch.check();
         } catch (err) {
-          log.error({ err }, 'status watch failed');
+          c.log.error({ err }, 'status watch failed');
         }
-      }, WATCH_MS);
-      timer.unref();
-      watch.check();
+      };
+      look();
 
       server = new WebServer({
         listen: cfg.listen,
-        log,
+        log: c.log,
         tokens,
         maxBodyBytes: cfg.maxBodyBytes,
         staticFiles: loadStaticFiles(),
-        routes: statusRoutes({
-          service,
-          sse: hub,
-          relays,
-          trades,
-          pageStatus,
-          metrics: () => metrics.render(),
-        }),
+        routes: statusRoutes({ ctx: c, sse: hub, pageStatus, metrics: () => metrics.render() }),
       });
       await server.start();
       onServer(server);
     },
     stop: async () => {
-      if (timer) clearInterval(timer);
-      if (onSnapshot) service.events.off('snapshot', onSnapshot);
+      stopped = true;
+      ctx?.clock.clearTimer(timer);
+      if (onSnapshot) ctx?.events.off('snapshot', onSnapshot);
       sse?.close();
       await server?.stop();
       onServer(undefined);

@@ -9,9 +9,10 @@ import {
   statSync,
 } from 'node:fs';
 import Database from 'better-sqlite3';
+import { ControlError } from '../control/protocol.js';
+import { errorText } from '../core/errors.js';
 import { integrityCheck, openReadOnly } from '../store/backup.js';
 import { MIGRATIONS, schemaVersion } from '../store/migrations.js';
-import { ControlError } from './protocol.js';
 
 export interface RestoreResult {
   /** The file restored from. */
@@ -25,7 +26,7 @@ export interface RestoreResult {
 }
 
 /** Checks a file before it may replace the database: a database, intact, of a schema this program reads. */
-export function checkRestoreFile(file: string): { schemaVersion: number } {
+function checkRestoreFile(file: string): { schemaVersion: number } {
   if (!existsSync(file)) throw new ControlError(`${file} does not exist`, 'usage');
   let check: string;
   let version: number;
@@ -45,9 +46,7 @@ export function checkRestoreFile(file: string): { schemaVersion: number } {
     }
   } catch (err) {
     if (err instanceof ControlError) throw err;
-    throw new ControlError(
-      `${file} is not a readable database: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new ControlError(`${file} is not a readable database: ${errorText(err)}`);
   }
   if (check !== 'ok') throw new ControlError(`${file} fails its integrity check: ${check.slice(0, 300)}`);
   const latest = MIGRATIONS.at(-1)?.version ?? 0;
@@ -71,7 +70,7 @@ function takeOver(path: string): void {
     if (mode !== 'delete') throw new Error(`journal mode stayed ${String(mode)}`);
   } catch (err) {
     throw new ControlError(
-      `${path} is in use by another process (${err instanceof Error ? err.message : String(err)}): stop the service first (sudo systemctl stop powerdeal)`,
+      `${path} is in use by another process (${errorText(err)}): stop the service first (sudo systemctl stop powerdeal)`,
     );
   } finally {
     db.close();

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { readLines } from './line-reader.js';
-import { type ControlErrorKind, type ControlResponse, MAX_LINE_BYTES } from './protocol.js';
+import { readLines } from '../line-reader.js';
+import { type ControlErrorKind, type ControlResponse, MAX_LINE_BYTES } from '../protocol.js';
 
 /** The service answered with an error (kind `usage` or `problem`). */
 export class ControlCallError extends Error {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { CliError, EXIT } from '../cli/exit-codes.js';
-import { configPath, loadConfig } from '../config/load.js';
-import { configSchema } from '../config/schema.js';
+import { configPath, loadConfig } from '../../config/load.js';
+import { configSchema } from '../../config/schema.js';
 import { ControlCallError, ControlClient, ControlUnreachableError } from './client.js';
+import { CliError, EXIT } from './exit-codes.js';
 
 /** Where the control socket is when no config says otherwise (the schema's default). */
 export const DEFAULT_CONTROL_SOCKET = configSchema.shape.control.parse(undefined).socket;

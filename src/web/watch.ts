@@ -1,6 +1,6 @@
 import type { DeviceHealth } from '../devices/device.js';
 import type { LinkStatus } from '../link/link.js';
-import type { ServiceStatus } from './status.js';
+import type { ServiceStatus } from '../views/status.js';
 
 export interface Warning {
   ts: number;

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadVerbConfig } from '../cli/config-context.js';
-import { CliError, EXIT } from '../cli/exit-codes.js';
-import { serviceOrDirect } from './cli.js';
-import type { ControlClient } from './client.js';
+import type { ControlClient } from '../control/client/client.js';
+import { CliError, EXIT } from '../control/client/exit-codes.js';
+import { serviceOrDirect } from '../control/client/service-call.js';
+import { OpError, type OpsContext } from '../control/ops/context.js';
+import { loadVerbConfig } from './config-context.js';
 import { openDirectStore } from './direct-store.js';
-import { ControlError } from './protocol.js';
-import type { StoreView } from './store-ops.js';
 
 /**
  * Runs a store verb on the running service (it owns the database writes) or, with it stopped, on the
@@ -16,7 +15,7 @@ export async function onStore<T>(
   cmd: Command,
   mode: 'read' | 'write',
   viaService: (service: ControlClient) => Promise<T>,
-  direct: (store: StoreView) => T,
+  direct: (ops: OpsContext) => T,
 ): Promise<{ value: T; via: 'service' | 'direct' }> {
   const { config } = loadVerbConfig(cmd);
   return serviceOrDirect(config.control.socket, viaService, async () => {
@@ -29,9 +28,9 @@ export async function onStore<T>(
     }
     const store = openDirectStore(path, mode);
     try {
-      return direct(store);
+      return direct({ store, now: Date.now });
     } catch (err) {
-      if (err instanceof ControlError) {
+      if (err instanceof OpError) {
         throw new CliError(err.message, err.kind === 'usage' ? EXIT.usage : EXIT.problem);
       }
       throw err;

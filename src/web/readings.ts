@@ -3,7 +3,7 @@ import type { Readings } from '../store/index.js';
 
 const HOUR_MS = 3_600_000;
 /** Longest history served (raw readings are pruned after store.readingsRetentionDays anyway). */
-export const MAX_HISTORY_MS = 7 * 24 * HOUR_MS;
+const MAX_HISTORY_MS = 7 * 24 * HOUR_MS;
 /** Up to this window the series is built from the raw readings; beyond it from hourly means. */
 const RAW_WINDOW_MS = 6 * HOUR_MS;
 /** Points per series the page needs at most (a phone is a few hundred pixels wide). */

@@ -15,8 +15,8 @@ export interface Check {
 }
 
 /** Below either, the store's filesystem counts as full (the outbox must be able to grow in an outage). */
-export const DISK_MIN_FREE_BYTES = 100 * 1024 * 1024;
-export const DISK_MIN_FREE_RATIO = 0.05;
+const DISK_MIN_FREE_BYTES = 100 * 1024 * 1024;
+const DISK_MIN_FREE_RATIO = 0.05;
 
 const pass = (name: string, detail: string, extra: Partial<Check> = {}): Check => ({
   name,
@@ -43,7 +43,7 @@ function probeCommand(cfg: DeviceConfig | undefined): string | null {
 }
 
 /** What a device's last error most likely means, and what to do about it. */
-export function deviceHint(cfg: DeviceConfig | undefined, error: string): string {
+function deviceHint(cfg: DeviceConfig | undefined, error: string): string {
   const probe = probeCommand(cfg);
   const then = probe ? `; then: ${probe}` : '';
   const m = cfg?.modbus;

@@ -1,44 +1,59 @@
-import { outboxSummary } from '../control/store-ops.js';
-import { requeueDeadLetter, retryRefusal } from '../store/dead-letter-ops.js';
-import { OUTBOX_PRIORITY, type OutboxClass } from '../store/outbox-types.js';
-import { HttpError, type Route } from '../web/server.js';
-import type { SseHub } from '../web/sse.js';
-import type { Service } from './service.js';
-import type { PageStatus } from './web-page-status.js';
-import { readingsSeries } from './web-readings.js';
-import { RELAY_MODES, type RelayMode, type RelayOverrides } from './web-relays.js';
-import type { TradeBook } from './web-trades.js';
+import { OpError, type OpErrorKind, type OpsContext } from '../control/ops/context.js';
+import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from '../control/ops/dead-letters.js';
+import { outboxOverview, parseClass } from '../control/ops/outbox.js';
+import { listRelays, setRelay } from '../control/ops/relays.js';
+import type { TradingGauges } from './metrics.js';
+import type { WebModuleContext } from './module.js';
+import type { PageStatus } from './page-status.js';
+import { readingsSeries } from './readings.js';
+import { HttpError, type Route } from './server.js';
+import type { SseHub } from './sse.js';
 
 export interface RouteParts {
-  service: Service;
+  ctx: WebModuleContext;
   sse: SseHub;
-  relays: RelayOverrides;
-  trades: TradeBook;
-  pageStatus: () => PageStatus;
+  pageStatus: () => PageStatus<TradingGauges>;
   metrics: () => Promise<{ text: string; contentType: string }>;
 }
 
 const DAY_MS = 86_400_000;
 
+const HTTP_STATUS: Record<OpErrorKind, number> = {
+  usage: 400,
+  'not-found': 404,
+  conflict: 409,
+  unavailable: 503,
+};
+
+/** Runs an operation (src/control/ops); its refusal becomes the matching HTTP status. */
+async function op<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof OpError) throw new HttpError(HTTP_STATUS[err.kind], err.message);
+    throw err;
+  }
+}
+
 /** The HTTP API (docs/api/openapi.yaml): reads for the page, the CLI, probes and monitoring; token-gated changes. */
 export function statusRoutes(p: RouteParts): Route[] {
-  const { service } = p;
-  const now = () => service.ctx.now();
+  const { ctx } = p;
+  const now = () => ctx.clock.now();
+  const ops: OpsContext = { store: ctx.store, now, link: ctx.link };
   return [
     { method: 'GET', path: '/api/status', handle: () => ({ body: p.pageStatus() }) },
-    { method: 'GET', path: '/api/devices', handle: () => ({ body: service.status().devices }) },
+    { method: 'GET', path: '/api/devices', handle: () => ({ body: ctx.status().devices }) },
     {
       method: 'GET',
       path: '/api/readings',
       handle: ({ url }) => {
         const since = url.searchParams.get('since');
         // Without `since`: the newest snapshot (what `powerdeal readings` shows).
-        if (since === null)
-          return { body: service.cycle.latest() ?? service.store.readings.latest() ?? null };
+        if (since === null) return { body: ctx.cycle.latest() ?? ctx.store.readings.latest() ?? null };
         const step = url.searchParams.get('step');
         return {
-          body: readingsSeries(service.store.readings, parseTime(since, 'since'), now(), {
-            cycleMs: service.ctx.config.cycleMs,
+          body: readingsSeries(ctx.store.readings, parseTime(since, 'since'), now(), {
+            cycleMs: ctx.config.cycleMs,
             ...(step === null ? {} : { stepS: positiveInt(step, 'step', 86_400) }),
           }),
         };
@@ -47,24 +62,12 @@ export function statusRoutes(p: RouteParts): Route[] {
     {
       method: 'GET',
       path: '/api/outbox',
-      handle: ({ url }) => {
-        const cls = url.searchParams.get('class');
-        if (cls !== null && !(OUTBOX_PRIORITY as readonly string[]).includes(cls))
-          throw new HttpError(400, `class must be one of ${OUTBOX_PRIORITY.join(', ')}`);
+      handle: async ({ url }) => {
         const limit = positiveInt(url.searchParams.get('limit') ?? '50', 'limit', 500);
-        const store = service.store;
-        const rows = store.outbox.list({ limit, ...(cls ? { class: cls as OutboxClass } : {}) });
         return {
-          body: {
-            stats: store.outbox.stats(now()),
-            // Payloads stay out: the table is about what waits, not what it says.
-            rows: rows.map(outboxSummary),
-            deadLetters: {
-              held: store.deadLetters.count(),
-              byReason: store.deadLetters.countsByReason(),
-              totals: store.deadLetters.totalsByReason(),
-            },
-          },
+          body: await op(() =>
+            outboxOverview(ops, { class: parseClass(url.searchParams.get('class')), limit }),
+          ),
         };
       },
     },
@@ -76,34 +79,16 @@ export function statusRoutes(p: RouteParts): Route[] {
         const dir = url.searchParams.get('direction');
         if (dir !== null && dir !== 'in' && dir !== 'out')
           throw new HttpError(400, 'direction must be in or out');
-        const list = service.store.deadLetters.list({ limit, ...(dir ? { direction: dir } : {}) });
-        return {
-          body: list.map((d) => ({
-            id: d.id,
-            ts: d.ts,
-            direction: d.direction,
-            reason: d.reason,
-            topic: d.topic,
-            from: d.from,
-            messageId: d.messageId,
-            class: d.class,
-            payloadBytes: d.payloadBytes,
-            retryable: retryRefusal(d) === null,
-          })),
-        };
+        return { body: listDeadLetters(ops, { limit, direction: dir ?? undefined }) };
       },
     },
     {
       method: 'POST',
       path: '/api/dlq/:id/retry',
       auth: true,
-      handle: ({ params }) => {
+      handle: async ({ params }) => {
         const id = positiveInt(params.id ?? '', 'id', Number.MAX_SAFE_INTEGER);
-        const r = requeueDeadLetter(service.store, id, now());
-        if ('refused' in r)
-          throw new HttpError(r.missing ? 404 : 409, r.missing ? `no dead letter ${id}` : r.refused);
-        service.link?.notify();
-        return { body: { requeued: id, outboxRowId: r.rowId } };
+        return { body: await op(() => retryDeadLetter(ops, { id })) };
       },
     },
     {
@@ -112,39 +97,31 @@ export function statusRoutes(p: RouteParts): Route[] {
       auth: true,
       handle: ({ body }) => {
         const b = (body ?? {}) as { ids?: unknown; all?: unknown };
-        if (b.all === true) return { body: { purged: service.store.deadLetters.purge() } };
+        if (b.all === true) return { body: purgeDeadLetters(ops, {}) };
         if (!Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > 1000 || !b.ids.every(isPositiveInt))
           throw new HttpError(400, 'give {"ids": [1, 2, ...]} (at most 1000) or {"all": true}');
-        return { body: { purged: service.store.deadLetters.purge(b.ids as number[]) } };
+        return { body: purgeDeadLetters(ops, { ids: b.ids as number[] }) };
       },
     },
-    { method: 'GET', path: '/api/relays', handle: () => ({ body: p.relays.list() }) },
+    { method: 'GET', path: '/api/relays', handle: () => ({ body: listRelays(ctx.relays) }) },
     {
       method: 'POST',
       path: '/api/relays/:id',
       auth: true,
       handle: async ({ params, body }) => {
-        const id = params.id ?? '';
-        if (!p.relays.has(id)) throw new HttpError(404, `no relay ${id}`);
         const mode = (body as { mode?: unknown } | undefined)?.mode;
-        if (typeof mode !== 'string' || !(RELAY_MODES as readonly string[]).includes(mode))
-          throw new HttpError(400, `give {"mode": "on" | "off" | "auto"}`);
-        try {
-          return { body: await p.relays.set(id, mode as RelayMode) };
-        } catch (err) {
-          throw new HttpError(503, `relay ${id} could not be switched: ${(err as Error).message}`);
-        }
+        return { body: await op(() => setRelay(ctx.relays, { id: params.id ?? '', mode })) };
       },
     },
     {
       method: 'GET',
       path: '/api/trades',
-      handle: ({ url }) => ({ body: p.trades.trades(sinceOrToday(url, now())) }),
+      handle: ({ url }) => ({ body: ctx.trades.trades(sinceOrToday(url, now())) }),
     },
     {
       method: 'GET',
       path: '/api/offers',
-      handle: ({ url }) => ({ body: p.trades.offers(sinceOrToday(url, now())) }),
+      handle: ({ url }) => ({ body: ctx.trades.offers(sinceOrToday(url, now())) }),
     },
     {
       method: 'GET',
@@ -158,7 +135,7 @@ export function statusRoutes(p: RouteParts): Route[] {
       method: 'GET',
       path: '/healthz',
       handle: () => {
-        const h = service.health();
+        const h = ctx.health();
         return { status: h.live ? 200 : 503, body: h };
       },
     },
@@ -166,7 +143,7 @@ export function statusRoutes(p: RouteParts): Route[] {
       method: 'GET',
       path: '/readyz',
       handle: () => {
-        const h = service.health();
+        const h = ctx.health();
         return { status: h.ready ? 200 : 503, body: h };
       },
     },

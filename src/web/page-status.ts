@@ -1,17 +1,31 @@
 import type { Config } from '../config/schema.js';
-import type { ServiceStatus } from './status.js';
-import type { TodayEnergy } from './web-readings.js';
-import type { RelayView } from './web-relays.js';
-import type { OfferView, TradeView } from './web-trades.js';
-import type { Warning } from './web-watch.js';
+import type { RelayView } from '../views/relays.js';
+import type { ServiceStatus } from '../views/status.js';
+import type { TradeCounts } from './metrics.js';
+import type { TodayEnergy } from './readings.js';
+import type { Warning } from './watch.js';
 
-/** `/api/status` and the page's first event: the service status plus what the page shows around it. */
-export interface PageStatus extends ServiceStatus {
+/**
+ * The trade book as the page reads it: offers and trades since a time, newest first, and the totals.
+ * The trading module's book fits it; its item types are in src/service/web-trades.ts.
+ */
+export interface TradeBookReader<Trade = object, Offer = object> {
+  trades(since: number): Trade[];
+  offers(since: number): Offer[];
+  totals(): TradeCounts;
+}
+
+/**
+ * `/api/status` and the page's first event: the service status plus what the page shows around it.
+ * The parameters are the trading section's and the trade book's item types (the page only passes them on).
+ */
+export interface PageStatus<Trading = unknown, Trade = object, Offer = object>
+  extends ServiceStatus<Trading> {
   today: TodayEnergy;
   relays: RelayView[];
   warnings: Warning[];
-  trades: TradeView[];
-  offers: OfferView[];
+  trades: Trade[];
+  offers: Offer[];
   config: PublicConfig;
   web: { stateChanges: boolean; eventClients: number; maxEventClients: number };
 }

@@ -1,10 +1,10 @@
+import type { StoreView } from '../control/ops/context.js';
 import { silentLogger } from '../log/logger.js';
 import { openReadOnly } from '../store/backup.js';
 import { SqliteDeadLetters } from '../store/dead-letters.js';
 import { DEFAULT_OUTBOX_CAPS, openStore } from '../store/index.js';
 import { SqliteOutbox } from '../store/outbox.js';
 import { Transactions } from '../store/transactions.js';
-import type { StoreView } from './store-ops.js';
 
 export interface DirectStore extends StoreView {
   close(): void;
