@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configSchema, type DeviceConfig } from '../../src/config/schema.js';
+import { systemClock } from '../../src/core/clock.js';
 import { isExportLimiter, isSwitch } from '../../src/devices/capabilities.js';
 import { capabilitiesOf, FAMILIES, familyOfKind, PROFILE_KINDS } from '../../src/devices/families.js';
 import { loadProfiles } from '../../src/devices/profiles.js';
@@ -98,7 +99,8 @@ describe('the device-family registry', () => {
       config,
       profiles,
       log: silentLogger(),
-      now: Date.now,
+      clock: systemClock,
+      now: systemClock.now,
       simulated: true,
       version: 'test',
     });
@@ -121,7 +123,8 @@ describe('capabilities', () => {
       config: configOf(allFamilies),
       profiles,
       log: silentLogger(),
-      now: Date.now,
+      clock: systemClock,
+      now: systemClock.now,
       simulated: true,
       version: 'test',
     });
@@ -136,7 +139,8 @@ describe('capabilities', () => {
       config: configOf(allFamilies),
       profiles,
       log: silentLogger(),
-      now: Date.now,
+      clock: systemClock,
+      now: systemClock.now,
       simulated: true,
       version: 'test',
     });
