@@ -1,6 +1,7 @@
 /**
- * Canonical quantities (DESIGN §2). The unit is part of the name so a value can never be read in the
- * wrong unit. Sign conventions: gridPowerW is + import / − export; batteryPowerW is + discharge.
+ * Canonical quantities, the names every device, snapshot, telemetry message and page share. The unit is
+ * part of the name so a value can never be read in the wrong unit. Sign conventions: gridPowerW is
+ * + import / − export; batteryPowerW is + discharge.
  */
 export const QUANTITY_NAMES = [
   'pvPowerW',
