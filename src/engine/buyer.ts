@@ -1,8 +1,9 @@
 import type { AcceptBody, OfferBody, RejectBody, TradeBody } from '../protocol/trading.js';
 import { nextId, type StepContext, send } from './context.js';
 import { findDealIndex, forSlot, insertDeal, isTrade, replaceDeal, sellsFor, unsettled } from './deals.js';
+import type { Deal, Durable } from './durable.js';
 import { slotWh } from './slots.js';
-import { type Deal, type Durable, type MarketOffer, own, type Volatile } from './state.js';
+import { type MarketOffer, own, type Volatile } from './state.js';
 
 /**
  * The buyer: keeps the neighbours' latest offers (in memory: see Volatile.market), asks for what the home needs in the next slot from the
@@ -196,7 +197,6 @@ export function sendAccept(ctx: StepContext, accept: AcceptBody): void {
     class: 'accept',
     body: accept,
     exp: accept.slot,
-    retain: false,
   });
 }
 
@@ -218,7 +218,6 @@ export function handleTrade(
       class: 'trade-ack',
       body: { of: 'trade', tradeId: t.tradeId },
       corr: envId,
-      retain: false,
     });
   if (findDealIndex(d.deals, (x) => x.role === 'buyer' && x.tradeId === t.tradeId) >= 0) {
     ack();

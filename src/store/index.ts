@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { configSchema } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { type DeadLetters, SqliteDeadLetters } from './dead-letters.js';
 import { type InboxDedupe, SqliteInboxDedupe } from './inbox.js';
@@ -15,6 +16,7 @@ export type { DeadLetter, DeadLetterInput, DeadLetters } from './dead-letters.js
 export type { InboxDedupe } from './inbox.js';
 export type { StoreMeta } from './meta.js';
 export type { Outbox, OutboxCaps, OutboxListRow, OutboxStatsDetail } from './outbox.js';
+export { clearRetainedMessage, envelopeMessage } from './outbox-message.js';
 export * from './outbox-types.js';
 export type { HourlyAggregate, Readings } from './readings.js';
 export type { Seq } from './seq.js';
@@ -26,7 +28,7 @@ export interface StoreOptions {
   log: Logger;
   /** Clock for the store's own timestamps (quarantine file names, prune schedules). Default Date.now. */
   now?: () => number;
-  /** Outbox caps; telemetry is shed oldest-first to stay under them. Default 200,000 rows / 64 MiB. */
+  /** Outbox caps; telemetry is shed oldest-first to stay under them. Default DEFAULT_OUTBOX_CAPS. */
   outboxCaps?: OutboxCaps;
   /** Inbox dedupe retention window. Default 24 h. */
   inboxWindowMs?: number;
@@ -70,7 +72,8 @@ export interface Store {
   close(): void;
 }
 
-export const DEFAULT_OUTBOX_CAPS: OutboxCaps = { maxRows: 200_000, maxBytes: 64 * 1024 * 1024 };
+/** The caps of a config that sets none (`mqtt.outbox` in the config schema, the one source of defaults). */
+export const DEFAULT_OUTBOX_CAPS: OutboxCaps = configSchema.shape.mqtt.unwrap().shape.outbox.parse(undefined);
 
 /**
  * Opens (or creates) the store: WAL, integrity check with quarantine of a corrupt file, migrations.

@@ -8,8 +8,8 @@ import {
 } from 'prom-client';
 import { QUANTITY_NAMES } from '../core/quantities.js';
 import type { ServiceStatus } from '../service/status.js';
-import type { TradeTotals } from '../service/web-trades.js';
 import { OUTBOX_PRIORITY } from '../store/outbox-types.js';
+import type { TradeTotals } from '../views/trades.js';
 
 /** Everything a scrape reports, read once per scrape. */
 export interface MetricsView {
