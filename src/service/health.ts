@@ -1,7 +1,7 @@
 import type { WriteHealth } from '../store/index.js';
+import { tradingSummary } from '../trading/status.js';
 import type { DiskState } from './disk-guard.js';
 import type { ServiceStatus } from './status.js';
-import { tradingSummary } from './trading-status.js';
 
 /**
  * What a failing check costs: `live` — the process makes no progress (no watchdog ping, /healthz 503,

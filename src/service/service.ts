@@ -4,7 +4,11 @@ import { CycleRunner, type SnapshotSink } from '../cycle/runner.js';
 import { createLink, type Link } from '../link/link.js';
 import { createVerifier } from '../protocol/signing.js';
 import { openStore, type Store } from '../store/index.js';
+import { Actuation } from '../trading/actuation.js';
+import { loadTradingKeys, type TradingKeys } from '../trading/keys.js';
+import { Trading, tradingModule } from '../trading/trading.js';
 import type { WebServer } from '../web/server.js';
+import { AutomatedRelays } from './automated-relays.js';
 import type { ServiceContext } from './context.js';
 import { DiskGuard, diskTolerant } from './disk-guard.js';
 import { EventLoopLag } from './event-loop-lag.js';
@@ -16,9 +20,6 @@ import type { ServiceModule } from './module.js';
 import { Panel } from './panel.js';
 import { type ServiceStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
-import { Actuation, AutomatedRelays } from './trading-actuators.js';
-import { loadTradingKeys, type TradingKeys } from './trading-keys.js';
-import { Trading, tradingModule } from './trading-module.js';
 import { createWebModule } from './web-module.js';
 
 /** What the service announces to its extensions (the page's live stream, the watchdog, …). */

@@ -3,11 +3,11 @@ import type { CycleRunner, CycleStats } from '../cycle/runner.js';
 import type { DeviceHealth } from '../devices/device.js';
 import type { Link, LinkStatus } from '../link/link.js';
 import type { OutboxStatsDetail, Store } from '../store/index.js';
+import type { TradingStatus } from '../trading/status.js';
 import type { ServiceContext } from './context.js';
 import type { DiskState } from './disk-guard.js';
 import type { Hardware } from './hardware.js';
 import type { ModuleReport } from './module.js';
-import type { TradingStatus } from './trading-status.js';
 
 /** One JSON view of the whole service: `/api/status`, `powerdeal status`, the page. No secrets in it. */
 export interface ServiceStatus {
