@@ -11,7 +11,7 @@ import { own } from './state.js';
  * (buyer, acceptId), so a repeated accept gets the very same answer again and changes nothing.
  */
 
-export function answerKey(buyer: string, acceptId: string): string {
+function answerKey(buyer: string, acceptId: string): string {
   return `${buyer}/${acceptId}`;
 }
 

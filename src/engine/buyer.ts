@@ -12,7 +12,7 @@ import { type MarketOffer, own, type Volatile } from './state.js';
  */
 
 /** At most this many accepts wait for an answer at once. */
-export const MAX_OPEN_ACCEPTS = 3;
+const MAX_OPEN_ACCEPTS = 3;
 
 // ---- the market ----
 
@@ -70,7 +70,7 @@ export function pruneMarket(vol: Volatile, now: number): Volatile {
 // ---- asking ----
 
 /** Energy the home wants for a slot: its base deficit plus its flexible loads running the whole slot. */
-export function needWh(vol: Volatile, ctx: StepContext, grid: number): number {
+function needWh(vol: Volatile, ctx: StepContext, grid: number): number {
   const { flexLoads, slotMs } = ctx.cfg;
   let switchedOnW = 0;
   let flexW = 0;

@@ -20,17 +20,17 @@ const count = z.int().min(0);
 const time = z.number().finite();
 const nullableTime = time.nullable();
 
-export const dealRoleSchema = z.enum(['seller', 'buyer']);
+const dealRoleSchema = z.enum(['seller', 'buyer']);
 export type DealRole = z.infer<typeof dealRoleSchema>;
 
 /**
  * requested: accept sent, no answer yet · rejected · expired: no answer by gate closure ·
  * confirmed: binding trade · settled: both allocations known.
  */
-export const dealStatusSchema = z.enum(['requested', 'rejected', 'expired', 'confirmed', 'settled']);
+const dealStatusSchema = z.enum(['requested', 'rejected', 'expired', 'confirmed', 'settled']);
 export type DealStatus = z.infer<typeof dealStatusSchema>;
 
-export const offerStatusSchema = z.enum(['open', 'filled', 'expired', 'withdrawn']);
+const offerStatusSchema = z.enum(['open', 'filled', 'expired', 'withdrawn']);
 export type OfferStatus = z.infer<typeof offerStatusSchema>;
 
 const basisSchema = z.enum(['meter', 'integrated', 'none']);

@@ -31,7 +31,7 @@ export function recordMeter(d: Durable, ctx: StepContext, snapshot: Snapshot): D
 }
 
 /** What this home exported (seller) or imported (buyer) in a slot, and how it knows. */
-export function measureSlot(
+function measureSlot(
   d: Durable,
   vol: Volatile,
   slotMs: number,

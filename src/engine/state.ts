@@ -60,7 +60,7 @@ export const METER_SLOTS = 4;
 /** How many slots of power integrals are kept. */
 export const INTEGRAL_SLOTS = 4;
 
-export function emptyTotals(): EngineTotals {
+function emptyTotals(): EngineTotals {
   return {
     offers: 0,
     trades: { seller: 0, buyer: 0 },

@@ -13,8 +13,6 @@ import { type StateTable, stateTable } from './state-table.js';
 import { TradeRecords } from './trade-records.js';
 import { type TradesRepository, tradesRepository } from './trades-repository.js';
 
-export type { SentKind, TradingHostStats } from './host-stats.js';
-
 export type ActuatorCommand = Extract<Command, { kind: 'relay' | 'export-limit' }>;
 
 export interface TradingHostOptions {

@@ -11,7 +11,7 @@ export interface TradingOff {
   text: string;
 }
 
-export const OFF_SHORT: Record<TradingOffCode, string> = {
+const OFF_SHORT: Record<TradingOffCode, string> = {
   disabled: 'disabled',
   'no-broker': 'no broker',
   'no-key': 'no key',

@@ -12,7 +12,7 @@ import type { TradingHost } from './host.js';
 import { type Trade, tradesRepository } from './trades-repository.js';
 
 /** The most trades one page request returns (the newest changes first). */
-export const MAX_TRADES = 1000;
+const MAX_TRADES = 1000;
 
 /**
  * What the page and the API show of trading: trades from the `trades` table (the long history, written
