@@ -1,7 +1,7 @@
 /**
- * The contract between the store's persistent outbox and the MQTT link (docs/messages.md, "Outbox"). The
- * outbox decides what may be sent and in which order; the link decides when, and reports back what the
- * broker said.
+ * The contract between the store's persistent outbox and the MQTT link (docs/messages.md, "The outbox
+ * classes"). The outbox decides what may be sent and in which order; the link decides when, and reports
+ * back what the broker said.
  */
 
 /** Message classes. Each class has one row in OUTBOX_CLASSES. */

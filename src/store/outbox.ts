@@ -45,8 +45,8 @@ export interface OutboxStatsDetail extends OutboxStats {
 }
 
 /**
- * The persistent outbox (docs/messages.md, "Outbox"): what the link drains, plus what the trading host,
- * telemetry and the CLI need.
+ * The persistent outbox (docs/messages.md, "The outbox classes"): what the link drains, plus what the
+ * trading host, telemetry and the CLI need.
  */
 export interface Outbox extends OutboxQueue {
   readonly caps: OutboxCaps;
