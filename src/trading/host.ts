@@ -1,14 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Snapshot } from '../core/quantities.js';
 import type { Engine } from '../engine/index.js';
-import type { Command, EngineEvent, EngineState, InboundMessage } from '../engine/types.js';
+import type { Command, EngineEvent, EngineState } from '../engine/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Envelope } from '../protocol/envelope.js';
 import type { Signer } from '../protocol/signing.js';
-import { TRADING_TYPES } from '../protocol/trading.js';
 import type { Store } from '../store/index.js';
+import { inboundMessage, Outgoing, sendsPromise } from './envelopes.js';
 import { HostCounters, type TradingHostStats } from './host-stats.js';
-import { Outgoing, sendsPromise } from './outgoing.js';
 import { type StateTable, stateTable } from './state-table.js';
 import { TradeRecords } from './trade-records.js';
 import { type TradesRepository, tradesRepository } from './trades-repository.js';
@@ -28,7 +27,6 @@ export interface TradingHostOptions {
   notify: () => void;
 }
 
-const TRADING: ReadonlySet<string> = new Set(TRADING_TYPES);
 /** Meta key prefix of a stored engine state that could not be restored (suffix: the time it was found). */
 export const UNRESTORABLE_STATE_KEY = 'engine_state.unrestorable.';
 
@@ -147,16 +145,8 @@ export class TradingHost {
    * Throws only if the store throws (the inbox then rolls back and dead-letters it).
    */
   message(env: Envelope): void {
-    if (!TRADING.has(env.type)) return;
-    const message = {
-      type: env.type,
-      id: env.id,
-      from: env.from,
-      ts: env.ts,
-      body: env.body,
-      ...(env.exp !== undefined ? { exp: env.exp } : {}),
-      ...(env.corr !== undefined ? { corr: env.corr } : {}),
-    } as InboundMessage; // the inbox decoded the body with the schema of its type
+    const message = inboundMessage(env);
+    if (message === null) return;
     if (!this.ensureStarted())
       throw new Error(`trading: the start step failed: ${this.counters.lastErrorText}`);
     this.step({ kind: 'message', message });

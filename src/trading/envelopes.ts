@@ -1,7 +1,8 @@
-import type { Command, OutgoingMessage } from '../engine/types.js';
-import { createEnvelope } from '../protocol/envelope.js';
+import type { Command, InboundMessage, OutgoingMessage } from '../engine/types.js';
+import { createEnvelope, type Envelope } from '../protocol/envelope.js';
 import type { Signer } from '../protocol/signing.js';
 import { homeTopic } from '../protocol/topics.js';
+import { TRADING_TYPES } from '../protocol/trading.js';
 import {
   clearRetainedMessage,
   envelopeMessage,
@@ -9,6 +10,8 @@ import {
   type OutboxMessage,
   type Seq,
 } from '../store/index.js';
+
+/** Between envelopes and the engine's messages, both ways. */
 
 export type SendCommand = Extract<Command, { kind: 'send' | 'clear-offer' }>;
 
@@ -60,4 +63,20 @@ export class Outgoing {
 /** The step sends a message that is a promise to a neighbour (its commit must be synced). */
 export function sendsPromise(commands: readonly Command[]): boolean {
   return commands.some((c) => c.kind === 'send' && isPromise(c.message.class));
+}
+
+const TRADING: ReadonlySet<string> = new Set(TRADING_TYPES);
+
+/** A verified envelope as the engine's inbound message; null for a type that is not trading's. */
+export function inboundMessage(env: Envelope): InboundMessage | null {
+  if (!TRADING.has(env.type)) return null;
+  return {
+    type: env.type,
+    id: env.id,
+    from: env.from,
+    ts: env.ts,
+    body: env.body,
+    ...(env.exp !== undefined ? { exp: env.exp } : {}),
+    ...(env.corr !== undefined ? { corr: env.corr } : {}),
+  } as InboundMessage; // the inbox decoded the body with the schema of its type
 }
