@@ -39,7 +39,7 @@ export interface StoreOptions {
    * one is this old (0: each append is written at once). A commit writes whole pages, so at 1 Hz this
    * cuts the bytes written per hour about fourfold, for up to this much history lost in a crash.
    * `latest()` always sees the newest snapshot; `since`, `hourly`, `prune` and `close` flush first.
-   * Default 10 s.
+   * Default: the config schema's `store.readingsFlushMs`.
    */
   readingsFlushMs?: number;
 }
@@ -74,6 +74,8 @@ export interface Store {
 
 /** The caps of a config that sets none (`mqtt.outbox` in the config schema, the one source of defaults). */
 export const DEFAULT_OUTBOX_CAPS: OutboxCaps = configSchema.shape.mqtt.unwrap().shape.outbox.parse(undefined);
+/** The `store` section of a config that sets none. */
+const STORE_DEFAULTS = configSchema.shape.store.parse(undefined);
 
 /**
  * Opens (or creates) the store: WAL, integrity check with quarantine of a corrupt file, migrations.
@@ -89,7 +91,9 @@ export function openStore(opts: StoreOptions): Store {
   const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
   const inbox = new SqliteInboxDedupe(db, opts.inboxWindowMs ?? 24 * 3_600_000);
   const seq = new PersistentSeq(db, tx);
-  const readings = new SqliteReadings(db, tx, meta, { flushMs: opts.readingsFlushMs ?? 10_000 });
+  const readings = new SqliteReadings(db, tx, meta, {
+    flushMs: opts.readingsFlushMs ?? STORE_DEFAULTS.readingsFlushMs,
+  });
   let closed = false;
   return {
     db,
