@@ -56,7 +56,6 @@ export interface Row {
   msg_id: string;
   topic: string;
   payload: Buffer;
-  retain: number;
   expires_at: number | null;
   coalesce_key: string | null;
   enqueued_at: number;
@@ -64,8 +63,9 @@ export interface Row {
   last_error: string | null;
 }
 
+// `retain` is not read back: a row's retain is its class's (the column keeps what was written).
 const ROW_COLUMNS =
-  'row_id, class, msg_id, topic, payload, retain, expires_at, coalesce_key, enqueued_at, attempts, last_error';
+  'row_id, class, msg_id, topic, payload, expires_at, coalesce_key, enqueued_at, attempts, last_error';
 
 /** A stored row as the link and the CLI see it; `retain` is its class's, whatever an old row stored. */
 export function toRow(r: Row): OutboxRow & { lastError: string | null } {
