@@ -178,7 +178,7 @@ export class TradingHost {
       this.startWork = null;
       return true;
     } catch {
-      return false;
+      return false; // counted and logged by step(); tried again before the next input
     }
   }
 
