@@ -8,7 +8,7 @@ import type { Signer } from '../protocol/signing.js';
 import type { Store } from '../store/index.js';
 import { inboundMessage, Outgoing, sendsPromise } from './envelopes.js';
 import { HostCounters, type TradingHostStats } from './host-stats.js';
-import { type StateTable, stateTable } from './state-table.js';
+import { restoreState, type StateTable, stateTable, type UnrestorableState } from './state-table.js';
 import { TradeRecords } from './trade-records.js';
 import { type TradesRepository, tradesRepository } from './trades-repository.js';
 
@@ -27,12 +27,9 @@ export interface TradingHostOptions {
   notify: () => void;
 }
 
-/** Meta key prefix of a stored engine state that could not be restored (suffix: the time it was found). */
-export const UNRESTORABLE_STATE_KEY = 'engine_state.unrestorable.';
-
 interface StartWork {
   /** The stored JSON that could not be restored, to keep aside (under `keptAs`) in the start step's transaction. */
-  bad: { json: string; keptAs: string } | null;
+  bad: UnrestorableState | null;
 }
 
 interface AfterCommit {
@@ -113,21 +110,8 @@ export class TradingHost {
     if (this.current !== null) throw new Error('trading: the host is already started');
     const now = this.now();
     const stored = this.stateRow.load();
-    let bad: StartWork['bad'] = null;
-    let state: EngineState | null = null;
-    if (stored?.json != null) {
-      try {
-        state = this.engine.restore(JSON.parse(stored.json), now);
-      } catch (err) {
-        bad = { json: stored.json, keptAs: `${UNRESTORABLE_STATE_KEY}${now}` };
-        this.counters.restoreFailures++;
-        this.log.error(
-          { err, bytes: stored.json.length, updatedAt: stored.updatedAt, keptAs: bad.keptAs },
-          'trading: the stored engine state cannot be restored; starting from the initial state ' +
-            '(open offers and unanswered requests are forgotten; the trades table keeps the history)',
-        );
-      }
-    }
+    const { state, bad } = restoreState(this.engine, stored, now, this.log);
+    if (bad !== null) this.counters.restoreFailures++;
     this.current = state ?? this.engine.initial(now);
     this.lastJson = stored?.json ?? null;
     this.startWork = { bad };
