@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { CliError, EXIT } from '../control/client/exit-codes.js';
 import { loadProfiles, type ProfileFile } from '../devices/profiles.js';
 import { crossChecks } from '../setup/config-checks.js';
-import { CliError, EXIT } from './exit-codes.js';
 
 export interface LoadedConfig {
   file: string;

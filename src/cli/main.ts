@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { CliError, EXIT } from '../control/client/exit-codes.js';
 import { VERSION } from '../core/version.js';
 import { registerCommands } from './commands/index.js';
-import { CliError, EXIT } from './exit-codes.js';
 
 /** `powerdeal <verb>`: every verb lives in src/cli/commands/<verb>.ts and registers itself there. */
 export async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../config/schema.js';
-import { CliError, EXIT } from './exit-codes.js';
+import { CliError, EXIT } from '../control/client/exit-codes.js';
 
 /** Adds the shared hardware transport flags (docs/cli.md) to a verb. */
 export function addTransportOptions(cmd: Command): Command {

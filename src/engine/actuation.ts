@@ -1,8 +1,9 @@
 import type { Snapshot } from '../core/quantities.js';
 import { goodValue, type StepContext } from './context.js';
 import { tradedWh } from './deals.js';
+import type { Durable } from './durable.js';
 import { slotPowerW, slotStart } from './slots.js';
-import type { Durable, LoadState, Volatile } from './state.js';
+import type { LoadState, Volatile } from './state.js';
 
 /**
  * What the home does with what it traded in the current slot: flexible loads run on bought power, and where

@@ -1,8 +1,9 @@
 import type { AcceptBody, RejectBody, RejectReason, TradeBody } from '../protocol/trading.js';
 import { nextId, type StepContext, send } from './context.js';
 import { findDealIndex, findOffer, insertDeal, unsettled } from './deals.js';
+import type { Deal, Durable, StoredAnswer } from './durable.js';
 import { publishOffer, replaceOffer } from './seller.js';
-import { type Deal, type Durable, own, type StoredAnswer } from './state.js';
+import { own } from './state.js';
 
 /**
  * The seller is the single authority for its offer: an accept is answered with a binding trade or a reject,
@@ -10,7 +11,7 @@ import { type Deal, type Durable, own, type StoredAnswer } from './state.js';
  * (buyer, acceptId), so a repeated accept gets the very same answer again and changes nothing.
  */
 
-export function answerKey(buyer: string, acceptId: string): string {
+function answerKey(buyer: string, acceptId: string): string {
   return `${buyer}/${acceptId}`;
 }
 
@@ -50,7 +51,7 @@ export function handleAccept(
       availableWh: offer?.availableWh ?? 0,
       version: offer?.version ?? 0,
     };
-    send(ctx, { type: 'reject', to: { inbox: from }, class: 'reject', body, corr: envId, retain: false });
+    send(ctx, { type: 'reject', to: { inbox: from }, class: 'reject', body, corr: envId });
     const answers = { ...d.answers, [key]: { slot: a.slot, type: 'reject', body } satisfies StoredAnswer };
     const rejects = { ...d.totals.rejects, [body.reason]: d.totals.rejects[body.reason] + 1 };
     return { ...d, answers, totals: { ...d.totals, rejects } };
@@ -68,14 +69,13 @@ export function handleAccept(
     priceCentsPerKwh: offer.priceCentsPerKwh,
     confirmedAt: now,
   };
-  send(ctx, { type: 'trade', to: { inbox: from }, class: 'trade', body: trade, corr: envId, retain: false });
+  send(ctx, { type: 'trade', to: { inbox: from }, class: 'trade', body: trade, corr: envId });
   send(ctx, {
     type: 'trade',
     to: { own: 'trades' },
     class: 'trade',
     body: trade,
     corr: envId,
-    retain: false,
   });
   const availableWh = offer.availableWh - fill;
   const sold = {
@@ -130,7 +130,6 @@ function replay(d: Durable, ctx: StepContext, from: string, envId: string, store
       class: 'reject',
       body: stored.body,
       corr: envId,
-      retain: false,
     });
     return;
   }
@@ -143,7 +142,6 @@ function replay(d: Durable, ctx: StepContext, from: string, envId: string, store
       class: 'trade',
       body: trade,
       corr: envId,
-      retain: false,
     });
 }
 
@@ -155,7 +153,6 @@ export function resendTrade(ctx: StepContext, deal: Deal): void {
       to: { inbox: deal.counterparty },
       class: 'trade',
       body: deal.trade,
-      retain: false,
     });
   }
 }

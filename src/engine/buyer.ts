@@ -1,8 +1,9 @@
 import type { AcceptBody, OfferBody, RejectBody, TradeBody } from '../protocol/trading.js';
 import { nextId, type StepContext, send } from './context.js';
 import { findDealIndex, forSlot, insertDeal, isTrade, replaceDeal, sellsFor, unsettled } from './deals.js';
+import type { Deal, Durable } from './durable.js';
 import { slotWh } from './slots.js';
-import { type Deal, type Durable, type MarketOffer, own, type Volatile } from './state.js';
+import { type MarketOffer, own, type Volatile } from './state.js';
 
 /**
  * The buyer: keeps the neighbours' latest offers (in memory: see Volatile.market), asks for what the home needs in the next slot from the
@@ -11,7 +12,7 @@ import { type Deal, type Durable, type MarketOffer, own, type Volatile } from '.
  */
 
 /** At most this many accepts wait for an answer at once. */
-export const MAX_OPEN_ACCEPTS = 3;
+const MAX_OPEN_ACCEPTS = 3;
 
 // ---- the market ----
 
@@ -69,7 +70,7 @@ export function pruneMarket(vol: Volatile, now: number): Volatile {
 // ---- asking ----
 
 /** Energy the home wants for a slot: its base deficit plus its flexible loads running the whole slot. */
-export function needWh(vol: Volatile, ctx: StepContext, grid: number): number {
+function needWh(vol: Volatile, ctx: StepContext, grid: number): number {
   const { flexLoads, slotMs } = ctx.cfg;
   let switchedOnW = 0;
   let flexW = 0;
@@ -196,7 +197,6 @@ export function sendAccept(ctx: StepContext, accept: AcceptBody): void {
     class: 'accept',
     body: accept,
     exp: accept.slot,
-    retain: false,
   });
 }
 
@@ -218,7 +218,6 @@ export function handleTrade(
       class: 'trade-ack',
       body: { of: 'trade', tradeId: t.tradeId },
       corr: envId,
-      retain: false,
     });
   if (findDealIndex(d.deals, (x) => x.role === 'buyer' && x.tradeId === t.tradeId) >= 0) {
     ack();

@@ -1,4 +1,4 @@
-import type { Deal, Durable } from './state.js';
+import type { Deal, Durable } from './durable.js';
 
 /** Helpers over the slot-sorted deal list. Updates return new arrays; the input is never changed. */
 

@@ -1,4 +1,4 @@
-import type { Durable, StoredAnswer } from './state.js';
+import type { Durable, StoredAnswer } from './durable.js';
 import type { EngineConfig } from './types.js';
 
 /**

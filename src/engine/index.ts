@@ -3,8 +3,8 @@ import { step } from './step.js';
 import type { Engine, EngineConfig } from './types.js';
 
 /**
- * The pure trading engine (DESIGN §1): `step(state, event, now) → { state, commands }`. No clock, timers,
- * randomness or I/O: the host feeds it events and carries out its commands. See docs/protocol.md.
+ * The pure trading engine: `step(state, event, now) → { state, commands }`. No clock, timers, randomness
+ * or I/O: the host feeds it events and carries out its commands. The behaviour is in docs/protocol.md.
  */
 export function createEngine(config: EngineConfig): Engine {
   return {

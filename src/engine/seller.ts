@@ -1,8 +1,8 @@
 import type { OfferBody } from '../protocol/trading.js';
 import { type StepContext, send } from './context.js';
 import { buysFor, findOffer } from './deals.js';
+import type { Durable, OwnOffer } from './durable.js';
 import { slotWh } from './slots.js';
-import type { Durable, OwnOffer } from './state.js';
 
 /**
  * The seller's offer lifecycle for the slot it trades (the next one): open with hysteresis, revise at most
@@ -33,7 +33,6 @@ export function publishOffer(ctx: StepContext, o: OwnOffer): void {
     class: 'offer',
     body: offerBody(o, ctx.cfg.slotMs),
     exp: o.slot,
-    retain: true,
   });
 }
 

@@ -2,17 +2,9 @@ import type { Snapshot } from '../core/quantities.js';
 import type { AckBody, SettlementBody } from '../protocol/trading.js';
 import { goodValue, type StepContext, send } from './context.js';
 import { findDealIndex, replaceDeal } from './deals.js';
+import type { Deal, DealRole, Durable, Measured, MeterReading, SettlementBasis } from './durable.js';
 import { slotStart } from './slots.js';
-import {
-  type Deal,
-  type Durable,
-  METER_SLOTS,
-  type Measured,
-  type MeterReading,
-  type SettlementBasis,
-  type Volatile,
-} from './state.js';
-import type { DealRole } from './types.js';
+import { METER_SLOTS, type Volatile } from './state.js';
 
 /**
  * After a slot, each side allocates its metered export (seller) or import (buyer) in that slot across its
@@ -39,7 +31,7 @@ export function recordMeter(d: Durable, ctx: StepContext, snapshot: Snapshot): D
 }
 
 /** What this home exported (seller) or imported (buyer) in a slot, and how it knows. */
-export function measureSlot(
+function measureSlot(
   d: Durable,
   vol: Volatile,
   slotMs: number,
@@ -76,10 +68,8 @@ export function sendSettlement(ctx: StepContext, deal: Deal, withCopy: boolean):
     to: { inbox: deal.counterparty },
     class: 'settlement',
     body,
-    retain: false,
   });
-  if (withCopy)
-    send(ctx, { type: 'settlement', to: { own: 'trades' }, class: 'settlement', body, retain: false });
+  if (withCopy) send(ctx, { type: 'settlement', to: { own: 'trades' }, class: 'settlement', body });
 }
 
 function due(deal: Deal, slotMs: number, settleDelayMs: number, now: number): boolean {
@@ -182,7 +172,6 @@ export function handleSettlement(
     class: 'trade-ack',
     body: { of: 'settlement', tradeId: s.tradeId },
     corr: envId,
-    retain: false,
   });
   const deal = d.deals[i]!;
   if (deal.peerAllocWh !== null) return d;

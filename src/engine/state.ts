@@ -1,80 +1,11 @@
-import { z } from 'zod';
-import {
-  type AcceptBody,
-  acceptBodySchema,
-  REJECT_REASONS,
-  type RejectBody,
-  type RejectReason,
-  rejectBodySchema,
-  type TradeBody,
-  tradeBodySchema,
-} from '../protocol/trading.js';
-import type {
-  DealRole,
-  DealStatus,
-  EngineConfig,
-  EngineState,
-  EngineTotals,
-  OfferStatus,
-  VolatileState,
-} from './types.js';
+import { REJECT_REASONS, type RejectReason } from '../protocol/trading.js';
+import { type Durable, durableSchema } from './durable.js';
+import type { EngineConfig, EngineState, EngineTotals, VolatileState } from './types.js';
 
 /**
- * The engine's state shapes. `Durable` is what the host persists as JSON (so: plain data, null rather than
- * undefined, no Infinity); `Volatile` is rebuilt after a restart. Both are replaced, never mutated.
+ * The engine's state shapes. `Durable` (durable.ts, inferred from its schema) is what the host persists
+ * as JSON; `Volatile` is rebuilt after a restart. Both are replaced, never mutated.
  */
-
-/** One of this home's offers (seller). `availableWh = energyWh − soldWh` while open. */
-export type OwnOffer = {
-  slot: number;
-  version: number;
-  energyWh: number;
-  soldWh: number;
-  availableWh: number;
-  priceCentsPerKwh: number;
-  reserveWh: number;
-  status: OfferStatus;
-  /** When the version last changed (revisions are rate-limited from it). */
-  revisedAt: number;
-  ts: number;
-  maxEnergyWh: number;
-};
-
-export type SettlementBasis = 'meter' | 'integrated' | 'none';
-
-/** A request (buyer) or a trade (either side). Kept sorted by slot, then creation. */
-export type Deal = {
-  role: DealRole;
-  acceptId: string;
-  tradeId: string | null;
-  counterparty: string;
-  slot: number;
-  version: number;
-  /** Requested energy while requested/rejected/expired; traded energy once confirmed. */
-  energyWh: number;
-  priceCentsPerKwh: number;
-  status: DealStatus;
-  rejectReason: RejectReason | null;
-  confirmedAt: number | null;
-  /** Seller: the buyer acknowledged the trade. Buyer: true once confirmed (it always acks). */
-  acked: boolean;
-  /** Buyer: the accept as sent (re-sent unchanged). */
-  accept: AcceptBody | null;
-  /** The trade as committed by the seller. */
-  trade: TradeBody | null;
-  /** Next re-send: of the accept (buyer, requested) or of the trade (seller, unacknowledged). */
-  nextAt: number | null;
-  /** Current re-send backoff of the trade. */
-  delayMs: number;
-  ownAllocWh: number | null;
-  basis: SettlementBasis | null;
-  peerAllocWh: number | null;
-  settledWh: number | null;
-  settlementAcked: boolean;
-  settleNextAt: number | null;
-  settleDelayMs: number;
-  ts: number;
-};
 
 /**
  * The latest offer message of a neighbour. Kept in memory only: a restarted home relearns its neighbours'
@@ -89,31 +20,6 @@ export type MarketOffer = {
   exp: number;
   /** Envelope id of the message it came from. */
   id: string;
-};
-
-/** A seller's stored answer to an accept, keyed by `buyer/acceptId`, replayed on a repeated accept. */
-export type StoredAnswer =
-  | { slot: number; type: 'trade'; tradeId: string }
-  | { slot: number; type: 'reject'; body: RejectBody };
-
-/** The first good meter counters seen at (or just after) a slot start. */
-export type MeterReading = { slot: number; importWh: number | null; exportWh: number | null };
-
-/** The energy a slot's allocation used, fixed once computed so late trades share the same total. */
-export type Measured = { slot: number; role: DealRole; totalWh: number; basis: SettlementBasis };
-
-export type Durable = {
-  v: 1;
-  /** Ids made so far (envelope ids, acceptIds, tradeIds): the input of the next one. */
-  counter: number;
-  /** Ascending slot. Only the newest can be open. */
-  offers: OwnOffer[];
-  deals: Deal[];
-  answers: Record<string, StoredAnswer>;
-  /** Ascending slot, the last few only. */
-  meter: MeterReading[];
-  measured: Measured[];
-  totals: EngineTotals;
 };
 
 /** Power integrated per slot from good gridPowerW samples: the settlement fallback when counters are missing. */
@@ -154,7 +60,7 @@ export const METER_SLOTS = 4;
 /** How many slots of power integrals are kept. */
 export const INTEGRAL_SLOTS = 4;
 
-export function emptyTotals(): EngineTotals {
+function emptyTotals(): EngineTotals {
   return {
     offers: 0,
     trades: { seller: 0, buyer: 0 },
@@ -210,90 +116,6 @@ export function own<T>(rec: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
-// ---- restore validation ----
-
-const int = z.int();
-const count = z.int().min(0);
-const time = z.number().finite();
-const nullableTime = time.nullable();
-const role = z.enum(['seller', 'buyer']);
-const basis = z.enum(['meter', 'integrated', 'none']);
-
-const ownOfferSchema = z.object({
-  slot: int,
-  version: count,
-  energyWh: count,
-  soldWh: count,
-  availableWh: count,
-  priceCentsPerKwh: z.number().finite(),
-  reserveWh: count,
-  status: z.enum(['open', 'filled', 'expired', 'withdrawn']),
-  revisedAt: time,
-  ts: time,
-  maxEnergyWh: count,
-});
-
-const dealSchema = z.object({
-  role,
-  acceptId: z.string(),
-  tradeId: z.string().nullable(),
-  counterparty: z.string(),
-  slot: int,
-  version: count,
-  energyWh: count,
-  priceCentsPerKwh: z.number().finite(),
-  status: z.enum(['requested', 'rejected', 'expired', 'confirmed', 'settled']),
-  rejectReason: z.enum(REJECT_REASONS).nullable(),
-  confirmedAt: nullableTime,
-  acked: z.boolean(),
-  accept: acceptBodySchema.nullable(),
-  trade: tradeBodySchema.nullable(),
-  nextAt: nullableTime,
-  delayMs: z.number().finite().min(0),
-  ownAllocWh: count.nullable(),
-  basis: basis.nullable(),
-  peerAllocWh: count.nullable(),
-  settledWh: count.nullable(),
-  settlementAcked: z.boolean(),
-  settleNextAt: nullableTime,
-  settleDelayMs: z.number().finite().min(0),
-  ts: time,
-});
-
-/**
- * Keys it does not list are dropped (z.object strips them): a state stored by an older version still has
- * the neighbours' offers under `market`, which now live in memory only.
- */
-const durableSchema = z.object({
-  v: z.literal(1),
-  counter: count,
-  offers: z.array(ownOfferSchema),
-  deals: z.array(dealSchema),
-  answers: z.record(
-    z.string(),
-    z.discriminatedUnion('type', [
-      z.object({ slot: int, type: z.literal('trade'), tradeId: z.string() }),
-      z.object({ slot: int, type: z.literal('reject'), body: rejectBodySchema }),
-    ]),
-  ),
-  meter: z.array(
-    z.object({
-      slot: int,
-      importWh: z.number().finite().nullable(),
-      exportWh: z.number().finite().nullable(),
-    }),
-  ),
-  measured: z.array(z.object({ slot: int, role, totalWh: count, basis })),
-  totals: z.object({
-    offers: count,
-    trades: z.object({ seller: count, buyer: count }),
-    energyWh: z.object({ seller: count, buyer: count }),
-    rejects: z.object(
-      Object.fromEntries(REJECT_REASONS.map((r) => [r, count])) as Record<RejectReason, typeof count>,
-    ),
-  }),
-});
-
 /** Checks persisted durable JSON; throws EngineStateError naming the first problem. */
 export function parseDurable(input: unknown): Durable {
   const parsed = durableSchema.safeParse(input);
@@ -302,7 +124,7 @@ export function parseDurable(input: unknown): Durable {
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
     throw new EngineStateError(`engine state is not usable: ${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const d = parsed.data as Durable;
+  const d = parsed.data;
   if (!isAscending(d.offers) || !isAscending(d.deals) || !isAscending(d.meter)) {
     throw new EngineStateError('engine state is not usable: offers, deals and meter must be in slot order');
   }

@@ -1,3 +1,5 @@
+import { errorText } from '../core/errors.js';
+import { isValidId } from '../core/ids.js';
 import type { Snapshot } from '../core/quantities.js';
 import {
   acceptBodySchema,
@@ -11,16 +13,15 @@ import { actuateLoads, limitExport } from './actuation.js';
 import { handleAccept } from './authority.js';
 import { buyerTick, dropMarketOffer, handleOffer, handleReject, handleTrade, pruneMarket } from './buyer.js';
 import { goodValue, newContext, type StepContext } from './context.js';
+import type { Durable } from './durable.js';
 import { pruneHistory } from './history.js';
 import { expireOffers, sellerTick } from './seller.js';
 import { handleAck, handleSettlement, recordMeter, settleDue } from './settlement.js';
 import { tradingSlot } from './slots.js';
 import { gridEstimate, observeGridPower } from './smoothing.js';
-import { type Durable, durableOf, toState, type Volatile, volatileOf } from './state.js';
+import { durableOf, toState, type Volatile, volatileOf } from './state.js';
 import { fireTimers, wakeAt } from './timers.js';
 import type { EngineConfig, EngineEvent, EngineState, InboundMessage, StepResult } from './types.js';
-
-const HOME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const BODY_SCHEMAS = {
   offer: offerBodySchema,
@@ -32,17 +33,18 @@ const BODY_SCHEMAS = {
 } as const;
 
 /**
- * One engine step. Total: whatever the event, it returns a state and commands and never throws; an input that
- * does not fit (a malformed body, a message from this home itself, a time that is not a number) changes
- * nothing. The input state is never modified; an unchanged durable part is returned as the same object.
+ * One engine step. Never throws: an input that does not fit (a malformed body, a message from this home
+ * itself, a sender id that breaks the id rule, a time that is not a number) changes nothing, and an
+ * exception inside the engine, which is a bug and not a bad input, comes back as `fault` with the state
+ * unchanged, for the host to count and log. The input state is never modified; an unchanged durable part
+ * is returned as the same object.
  */
 export function step(cfg: EngineConfig, state: EngineState, event: EngineEvent, now: number): StepResult {
   if (!Number.isFinite(now)) return { state, commands: [] };
   try {
     return dispatch(cfg, state, event, now);
-  } catch {
-    // Unreachable for states this engine made; an input it cannot use is dropped, as the contract says.
-    return { state, commands: [] };
+  } catch (error) {
+    return { state, commands: [], fault: { event: event.kind, text: errorText(error), error } };
   }
 }
 
@@ -125,7 +127,7 @@ function message(
   ctx: StepContext,
   m: InboundMessage,
 ): { d: Durable; vol: Volatile } {
-  if (!HOME_ID.test(m.from) || m.from === ctx.cfg.homeId) return { d, vol };
+  if (!isValidId(m.from) || m.from === ctx.cfg.homeId) return { d, vol };
   if (!BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return { d, vol };
   switch (m.type) {
     case 'offer':

@@ -1,9 +1,9 @@
 import { resendTrade } from './authority.js';
 import { sendAccept } from './buyer.js';
 import type { StepContext } from './context.js';
+import type { Deal, Durable } from './durable.js';
 import { nextSettleAt, sendSettlement } from './settlement.js';
 import { slotStart } from './slots.js';
-import type { Deal, Durable } from './state.js';
 import type { EngineConfig } from './types.js';
 
 /**

@@ -9,9 +9,13 @@ import type {
   TradeBody,
 } from '../protocol/trading.js';
 import type { OutboxClass } from '../store/outbox-types.js';
+import type { DealRole, DealStatus, EngineTotals, OfferStatus } from './durable.js';
+
+/** The durable state's enums and counters, inferred from its schema (durable.ts). */
+export type { DealRole, DealStatus, EngineTotals, OfferStatus };
 
 /**
- * The contract of the pure trading engine (DESIGN §1): `step(state, event, now) → { state, commands }`.
+ * The contract of the pure trading engine (docs/protocol.md): `step(state, event, now) → { state, commands }`.
  * No clock, timers, randomness or I/O inside: everything it needs arrives in the event and `now`, and
  * everything it wants done leaves as commands, which the host (src/trading) carries out after committing
  * the new state and the outgoing messages in one SQLite transaction.
@@ -109,13 +113,13 @@ interface OutgoingOf<T extends string, B> {
   /** Envelope id (UUIDv7), made by the engine from `now` and its message counter: deterministic. */
   id: string;
   to: Destination;
+  /** How the outbox keeps and sends it (policy, priority, retained or not): see OUTBOX_CLASSES. */
   class: OutboxClass;
   body: B;
   /** Epoch ms after which the message must not be sent or used (offers and accepts: gate closure). */
   exp?: number;
   /** The envelope id this one answers. */
   corr?: string;
-  retain: boolean;
 }
 
 export type Command =
@@ -145,6 +149,21 @@ export type VolatileState = Record<string, unknown>;
 export interface StepResult {
   state: EngineState;
   commands: Command[];
+  /**
+   * Set when the engine threw on this input: an engine bug, not a bad input (those change nothing and
+   * are not faults). The state is then the input state and there are no commands; the host counts it,
+   * logs it and keeps running on the old state.
+   */
+  fault?: EngineFault;
+}
+
+export interface EngineFault {
+  /** The kind of event the step was given. */
+  event: EngineEvent['kind'];
+  /** What was thrown, as text (errorText). */
+  text: string;
+  /** What was thrown, for the log's stack. */
+  error: unknown;
 }
 
 /** The engine (src/engine/index.ts `createEngine`). */
@@ -157,8 +176,6 @@ export interface Engine {
 }
 
 // ---- Read-only views (src/engine/views.ts): the page, the CLI, the simulation's invariants ----
-
-export type OfferStatus = 'open' | 'filled' | 'expired' | 'withdrawn';
 
 /** One of this home's offers as seller. */
 export interface OwnOfferView {
@@ -175,13 +192,6 @@ export interface OwnOfferView {
   /** The highest energyWh any version of this slot's offer had (what can never be oversold). */
   maxEnergyWh: number;
 }
-
-export type DealRole = 'seller' | 'buyer';
-/**
- * requested: accept sent, no answer yet · rejected · expired: no answer by gate closure ·
- * confirmed: binding trade · settled: both allocations known.
- */
-export type DealStatus = 'requested' | 'rejected' | 'expired' | 'confirmed' | 'settled';
 
 /** A trade or a request, as one side sees it. */
 export interface DealView {
@@ -214,13 +224,4 @@ export interface EngineSummary {
   role: 'seller' | 'buyer' | 'idle';
   loadsOn: string[];
   exportLimitPct: number | null;
-}
-
-/** Counters since the state was created (kept in `durable`): the metrics. */
-export interface EngineTotals {
-  offers: number;
-  trades: Record<DealRole, number>;
-  energyWh: Record<DealRole, number>;
-  /** Accepts refused as seller, by reason. */
-  rejects: Record<RejectReason, number>;
 }

@@ -1,6 +1,7 @@
 import { buysFor, isTrade, sellsFor } from './deals.js';
+import type { Deal } from './durable.js';
 import { slotStart } from './slots.js';
-import { type Deal, durableOf, volatileOf } from './state.js';
+import { durableOf, volatileOf } from './state.js';
 import type { DealView, EngineState, EngineSummary, EngineTotals, OwnOfferView } from './types.js';
 
 /** Read-only selectors over an engine state: the page, the CLI and the simulation's invariants. */

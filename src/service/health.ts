@@ -1,7 +1,7 @@
 import type { WriteHealth } from '../store/index.js';
+import { type TradingStatus, tradingSummary } from '../trading/status.js';
 import type { HealthCheck, HealthReport } from '../views/health.js';
 import type { DiskState, ServiceStatus } from '../views/status.js';
-import { type TradingStatus, tradingSummary } from './trading-status.js';
 
 /** What the health model reads besides the status. All optional: missing parts are not checked. */
 export interface HealthInputs {

@@ -4,11 +4,15 @@ import { CycleRunner, type SnapshotSink } from '../cycle/runner.js';
 import { createLink, type Link } from '../link/link.js';
 import { createVerifier } from '../protocol/signing.js';
 import { openStore, type Store } from '../store/index.js';
+import { Actuation } from '../trading/actuation.js';
+import { loadTradingKeys, type TradingKeys } from '../trading/keys.js';
+import { Trading, tradingModule } from '../trading/trading.js';
 import type { Extension, ExtensionContext, ExtensionInstance, ServiceEvents } from '../views/extension.js';
 import type { HealthReport } from '../views/health.js';
 import type { ServiceModule } from '../views/module.js';
 import { createWebModule } from '../web/module.js';
 import type { WebServer } from '../web/server.js';
+import { AutomatedRelays } from './automated-relays.js';
 import type { ServiceContext } from './context.js';
 import { DiskGuard, diskTolerant } from './disk-guard.js';
 import { EventLoopLag } from './event-loop-lag.js';
@@ -19,9 +23,6 @@ import { Lifecycle } from './lifecycle.js';
 import { Panel } from './panel.js';
 import { type FullStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
-import { Actuation, AutomatedRelays } from './trading-actuators.js';
-import { loadTradingKeys, type TradingKeys } from './trading-keys.js';
-import { Trading, tradingModule } from './trading-module.js';
 
 /** What a caller gives the service: its context, the clock defaulting to the system clock (`now` reads it). */
 export type ServiceInit = Omit<ServiceContext, 'clock'> & { clock?: Clock };

@@ -1,13 +1,13 @@
 import type { CycleRunner } from '../cycle/runner.js';
 import type { Link } from '../link/link.js';
 import type { Store } from '../store/index.js';
+import type { TradingStatus } from '../trading/status.js';
 import type { ModuleReport } from '../views/module.js';
 import type { DiskState, ServiceStatus } from '../views/status.js';
+import type { OfferView, TradeView } from '../views/trades.js';
 import type { PageStatus as WebPageStatus } from '../web/page-status.js';
 import type { ServiceContext } from './context.js';
 import type { Hardware } from './hardware.js';
-import type { TradingStatus } from './trading-status.js';
-import type { OfferView, TradeView } from './web-trades.js';
 
 /** The service's status as it builds it: the view contract with this service's trading section. */
 export type FullStatus = ServiceStatus<TradingStatus>;

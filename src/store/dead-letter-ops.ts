@@ -1,6 +1,6 @@
 import type { DeadLetter, DeadLetters } from './dead-letters.js';
 import type { Outbox } from './outbox.js';
-import { OUTBOX_POLICIES, type OutboxClass } from './outbox-types.js';
+import { expires, type OutboxClass } from './outbox-types.js';
 
 /** The parts of a store that sending a dead letter again touches. */
 export interface DeadLetterStore {
@@ -16,8 +16,7 @@ export interface DeadLetterStore {
 export function retryRefusal(d: Pick<DeadLetter, 'direction' | 'class'>): string | null {
   if (d.direction !== 'out' || d.class === null)
     return 'inbound: it came from a neighbour, there is nothing to send';
-  if (OUTBOX_POLICIES[d.class].includes('expire'))
-    return `${d.class} messages expire: a stale one is never sent again`;
+  if (expires(d.class)) return `${d.class} messages expire: a stale one is never sent again`;
   return null;
 }
 
@@ -41,7 +40,6 @@ export function requeueDeadLetter(store: DeadLetterStore, id: number, now: numbe
         class: d.class as OutboxClass,
         topic: d.topic,
         payload: d.payload,
-        retain: d.retain === true,
       },
       now,
     );

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { configSchema } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { type DeadLetters, SqliteDeadLetters } from './dead-letters.js';
 import { type InboxDedupe, SqliteInboxDedupe } from './inbox.js';
@@ -15,6 +16,7 @@ export type { DeadLetter, DeadLetterInput, DeadLetters } from './dead-letters.js
 export type { InboxDedupe } from './inbox.js';
 export type { StoreMeta } from './meta.js';
 export type { Outbox, OutboxCaps, OutboxListRow, OutboxStatsDetail } from './outbox.js';
+export { clearRetainedMessage, envelopeMessage } from './outbox-message.js';
 export * from './outbox-types.js';
 export type { HourlyAggregate, Readings } from './readings.js';
 export type { Seq } from './seq.js';
@@ -26,7 +28,7 @@ export interface StoreOptions {
   log: Logger;
   /** Clock for the store's own timestamps (quarantine file names, prune schedules). Default Date.now. */
   now?: () => number;
-  /** Outbox caps; telemetry is shed oldest-first to stay under them. Default 200,000 rows / 64 MiB. */
+  /** Outbox caps; telemetry is shed oldest-first to stay under them. Default DEFAULT_OUTBOX_CAPS. */
   outboxCaps?: OutboxCaps;
   /** Inbox dedupe retention window. Default 24 h. */
   inboxWindowMs?: number;
@@ -37,7 +39,7 @@ export interface StoreOptions {
    * one is this old (0: each append is written at once). A commit writes whole pages, so at 1 Hz this
    * cuts the bytes written per hour about fourfold, for up to this much history lost in a crash.
    * `latest()` always sees the newest snapshot; `since`, `hourly`, `prune` and `close` flush first.
-   * Default 10 s.
+   * Default: the config schema's `store.readingsFlushMs`.
    */
   readingsFlushMs?: number;
 }
@@ -70,7 +72,10 @@ export interface Store {
   close(): void;
 }
 
-export const DEFAULT_OUTBOX_CAPS: OutboxCaps = { maxRows: 200_000, maxBytes: 64 * 1024 * 1024 };
+/** The caps of a config that sets none (`mqtt.outbox` in the config schema, the one source of defaults). */
+export const DEFAULT_OUTBOX_CAPS: OutboxCaps = configSchema.shape.mqtt.unwrap().shape.outbox.parse(undefined);
+/** The `store` section of a config that sets none. */
+const STORE_DEFAULTS = configSchema.shape.store.parse(undefined);
 
 /**
  * Opens (or creates) the store: WAL, integrity check with quarantine of a corrupt file, migrations.
@@ -86,7 +91,9 @@ export function openStore(opts: StoreOptions): Store {
   const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
   const inbox = new SqliteInboxDedupe(db, opts.inboxWindowMs ?? 24 * 3_600_000);
   const seq = new PersistentSeq(db, tx);
-  const readings = new SqliteReadings(db, tx, meta, { flushMs: opts.readingsFlushMs ?? 10_000 });
+  const readings = new SqliteReadings(db, tx, meta, {
+    flushMs: opts.readingsFlushMs ?? STORE_DEFAULTS.readingsFlushMs,
+  });
   let closed = false;
   return {
     db,

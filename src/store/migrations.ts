@@ -16,7 +16,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'outbox, dead letters, inbox dedupe, seq, meta, readings',
     sql: `
-      -- row_id = class slot × 10^12 + a sequence number from the tally, never reused (see outbox.ts):
+      -- row_id = class slot × 10^12 + a sequence number from the tally, never reused (see outbox-sql.ts):
       -- the rowid B-tree itself is in drain order, and a late ack for a deleted row never hits a new one.
       CREATE TABLE outbox (
         row_id INTEGER PRIMARY KEY,

@@ -1,24 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { Snapshot } from '../core/quantities.js';
-import { RingStats } from '../cycle/ring-stats.js';
 import type { Engine } from '../engine/index.js';
-import type {
-  Command,
-  DurableState,
-  EngineEvent,
-  EngineState,
-  InboundMessage,
-  OutgoingMessage,
-} from '../engine/types.js';
-import { deals } from '../engine/views.js';
+import type { Command, EngineEvent, EngineState } from '../engine/types.js';
 import type { Logger } from '../log/logger.js';
-import { createEnvelope, type Envelope, encodeEnvelope } from '../protocol/envelope.js';
+import type { Envelope } from '../protocol/envelope.js';
 import type { Signer } from '../protocol/signing.js';
-import { homeTopic } from '../protocol/topics.js';
-import { TRADING_TYPES } from '../protocol/trading.js';
 import type { Store } from '../store/index.js';
-import { OUTBOX_POLICIES, type OutboxMessage } from '../store/outbox-types.js';
-import { type TradeRecord, type TradingTables, tradeRecord, tradingTables } from './persist.js';
+import { inboundMessage, Outgoing, sendsPromise } from './envelopes.js';
+import { HostCounters, type TradingHostStats } from './host-stats.js';
+import { restoreState, type StateTable, stateTable, type UnrestorableState } from './state-table.js';
+import { TradeRecords } from './trade-records.js';
+import { type TradesRepository, tradesRepository } from './trades-repository.js';
 
 export type ActuatorCommand = Extract<Command, { kind: 'relay' | 'export-limit' }>;
 
@@ -35,34 +27,9 @@ export interface TradingHostOptions {
   notify: () => void;
 }
 
-export type SentKind = OutgoingMessage['type'] | 'clear-offer';
-
-export interface TradingHostStats {
-  /** Steps attempted (each input is one step). */
-  steps: number;
-  /** Steps whose transaction failed (the step was lost, the state did not advance). */
-  failures: number;
-  /** Messages enqueued, by type. */
-  sent: Record<SentKind, number>;
-  /** Step time (engine step + transaction), over the last STEP_SAMPLES steps; null before any. */
-  stepMs: { p50: number | null; p99: number | null };
-  lastError: string | null;
-  /** Stored states that could not be restored at start (each kept in a meta key, see start()). */
-  restoreFailures: number;
-  /** Rewrites of the engine_state row (each one the whole durable JSON) and their JSON bytes. */
-  stateWrites: { rows: number; bytes: number };
-}
-
-const TRADING: ReadonlySet<string> = new Set(TRADING_TYPES);
-const STEP_SAMPLES = 1024;
-/** A repeating failure (every cycle) is logged again at most this often. */
-const ERROR_LOG_INTERVAL_MS = 60_000;
-/** Meta key prefix of a stored engine state that could not be restored (suffix: the time it was found). */
-export const UNRESTORABLE_STATE_KEY = 'engine_state.unrestorable.';
-
 interface StartWork {
   /** The stored JSON that could not be restored, to keep aside (under `keptAs`) in the start step's transaction. */
-  bad: { json: string; keptAs: string } | null;
+  bad: UnrestorableState | null;
 }
 
 interface AfterCommit {
@@ -83,16 +50,17 @@ interface AfterCommit {
  * This assumes one message per enclosing transaction, as the inbox does.
  */
 export class TradingHost {
-  private readonly home: { id: string; zone: string };
   private readonly engine: Engine;
   private readonly store: Store;
-  private readonly signer: Signer;
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly actuateFn: TradingHostOptions['actuate'];
   private readonly notifyFn: () => void;
-  private readonly tables: TradingTables;
-  private readonly offerTopic: string;
+  private readonly stateRow: StateTable;
+  private readonly trades: TradesRepository;
+  private readonly records = new TradeRecords();
+  private readonly outgoing: Outgoing;
+  private readonly counters: HostCounters;
 
   private current: EngineState | null = null;
   private startWork: StartWork | null = null;
@@ -102,37 +70,18 @@ export class TradingHost {
   private unconfirmed: { base: EngineState } | null = null;
   private deferred: AfterCommit[] = [];
   private flushQueued = false;
-  /** Trade rows per durable state, so consecutive steps diff without recomputing the older side. */
-  private readonly recordCache = new WeakMap<DurableState, Map<string, TradeRecord>>();
-
-  private steps = 0;
-  private failures = 0;
-  private restoreFailures = 0;
-  private readonly stateWrites = { rows: 0, bytes: 0 };
-  private readonly sent: Record<SentKind, number> = {
-    offer: 0,
-    accept: 0,
-    trade: 0,
-    reject: 0,
-    ack: 0,
-    settlement: 0,
-    'clear-offer': 0,
-  };
-  private readonly stepMs = new RingStats(STEP_SAMPLES);
-  private lastError: string | null = null;
-  private lastErrorLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: TradingHostOptions) {
-    this.home = opts.home;
     this.engine = opts.engine;
     this.store = opts.store;
-    this.signer = opts.signer;
     this.now = opts.now;
     this.log = opts.log;
     this.actuateFn = opts.actuate;
     this.notifyFn = opts.notify;
-    this.tables = tradingTables(opts.store.db);
-    this.offerTopic = homeTopic(opts.home.zone, opts.home.id, 'offer');
+    this.stateRow = stateTable(opts.store.db);
+    this.trades = tradesRepository(opts.store.db);
+    this.outgoing = new Outgoing(opts.home, opts.signer);
+    this.counters = new HostCounters(opts.log);
     if (opts.signer.homeId !== opts.home.id || opts.engine.config.homeId !== opts.home.id) {
       throw new Error(
         `trading: home ${opts.home.id}, signer ${opts.signer.homeId} and engine ${opts.engine.config.homeId} must be the same home`,
@@ -160,22 +109,9 @@ export class TradingHost {
   start(): void {
     if (this.current !== null) throw new Error('trading: the host is already started');
     const now = this.now();
-    const stored = this.tables.loadState();
-    let bad: StartWork['bad'] = null;
-    let state: EngineState | null = null;
-    if (stored?.json != null) {
-      try {
-        state = this.engine.restore(JSON.parse(stored.json), now);
-      } catch (err) {
-        bad = { json: stored.json, keptAs: `${UNRESTORABLE_STATE_KEY}${now}` };
-        this.restoreFailures++;
-        this.log.error(
-          { err, bytes: stored.json.length, updatedAt: stored.updatedAt, keptAs: bad.keptAs },
-          'trading: the stored engine state cannot be restored; starting from the initial state ' +
-            '(open offers and unanswered requests are forgotten; the trades table keeps the history)',
-        );
-      }
-    }
+    const stored = this.stateRow.load();
+    const { state, bad } = restoreState(this.engine, stored, now, this.log);
+    if (bad !== null) this.counters.restoreFailures++;
     this.current = state ?? this.engine.initial(now);
     this.lastJson = stored?.json ?? null;
     this.startWork = { bad };
@@ -193,17 +129,10 @@ export class TradingHost {
    * Throws only if the store throws (the inbox then rolls back and dead-letters it).
    */
   message(env: Envelope): void {
-    if (!TRADING.has(env.type)) return;
-    const message = {
-      type: env.type,
-      id: env.id,
-      from: env.from,
-      ts: env.ts,
-      body: env.body,
-      ...(env.exp !== undefined ? { exp: env.exp } : {}),
-      ...(env.corr !== undefined ? { corr: env.corr } : {}),
-    } as InboundMessage; // the inbox decoded the body with the schema of its type
-    if (!this.ensureStarted()) throw new Error(`trading: the start step failed: ${this.lastError}`);
+    const message = inboundMessage(env);
+    if (message === null) return;
+    if (!this.ensureStarted())
+      throw new Error(`trading: the start step failed: ${this.counters.lastErrorText}`);
     this.step({ kind: 'message', message });
   }
 
@@ -213,15 +142,7 @@ export class TradingHost {
   }
 
   stats(): TradingHostStats {
-    return {
-      steps: this.steps,
-      failures: this.failures,
-      sent: { ...this.sent },
-      stepMs: { p50: this.stepMs.quantile(0.5), p99: this.stepMs.quantile(0.99) },
-      lastError: this.lastError,
-      restoreFailures: this.restoreFailures,
-      stateWrites: { ...this.stateWrites },
-    };
+    return this.counters.snapshot();
   }
 
   private stepQuietly(event: EngineEvent): void {
@@ -241,40 +162,38 @@ export class TradingHost {
       this.startWork = null;
       return true;
     } catch {
-      return false;
+      return false; // counted and logged by step(); tried again before the next input
     }
   }
 
   private step(event: EngineEvent, start?: StartWork): void {
     const started = performance.now();
-    this.steps++;
+    const c = this.counters;
+    c.steps++;
     try {
       const prev = this.confirmed();
       const now = this.now();
       const result = this.engine.step(prev, event, now);
+      // The engine threw: result.state is prev and there are no commands. A start step still commits
+      // (it may have a bad stored state to keep aside and writes the state); others write nothing.
+      if (result.fault) c.engineFault(result.fault, now);
       const next = result.state;
       const write = start !== undefined || next.durable !== prev.durable;
       const json = write ? JSON.stringify(next.durable) : null;
       // At start every row is written again: it costs one pass and heals a table behind the state.
       const changed =
-        start !== undefined ? [...this.records(next).values()] : write ? this.changed(prev, next) : [];
+        start !== undefined ? this.records.all(next) : write ? this.records.changed(prev, next) : [];
+      const sends = result.commands.filter((cmd) => cmd.kind === 'send' || cmd.kind === 'clear-offer');
       const durable =
-        result.commands.some((c) => c.kind === 'send' && OUTBOX_POLICIES[c.message.class] === 'never-shed') ||
-        changed.some((r) => r.role === 'seller' && r.id !== r.accept_id);
+        sendsPromise(result.commands) || changed.some((r) => r.role === 'seller' && r.id !== r.accept_id);
       const nested = this.store.db.inTransaction;
-      let enqueued = false;
       this.store.transaction(
         () => {
           if (start?.bad) this.store.meta.set(start.bad.keptAs, start.bad.json);
-          if (json !== null) this.tables.saveState(json, now);
-          for (const r of changed) this.tables.upsertTrade(r);
-          for (const cmd of result.commands) {
-            if (cmd.kind === 'send') this.store.outbox.enqueue(this.outboxMessage(cmd.message, now), now);
-            else if (cmd.kind === 'clear-offer')
-              this.store.outbox.enqueue(this.clearOffer(cmd.exp, now), now);
-            else continue;
-            enqueued = true;
-          }
+          if (json !== null) this.stateRow.save(json, now);
+          for (const r of changed) this.trades.upsert(r);
+          for (const cmd of sends)
+            this.store.outbox.enqueue(this.outgoing.message(cmd, this.store.seq, now), now);
         },
         { durable },
       );
@@ -282,27 +201,23 @@ export class TradingHost {
       this.current = next;
       if (json !== null) {
         this.lastJson = json;
-        this.stateWrites.rows++;
-        this.stateWrites.bytes += Buffer.byteLength(json);
+        c.stateWrites.rows++;
+        c.stateWrites.bytes += Buffer.byteLength(json);
       }
-      for (const cmd of result.commands) {
-        if (cmd.kind === 'send') this.sent[cmd.message.type]++;
-        else if (cmd.kind === 'clear-offer') this.sent['clear-offer']++;
-      }
+      for (const cmd of sends) c.sent[cmd.kind === 'send' ? cmd.message.type : 'clear-offer']++;
       const after: AfterCommit = {
-        enqueued,
+        enqueued: sends.length > 0,
         actuate: result.commands.filter(
-          (c): c is ActuatorCommand => c.kind === 'relay' || c.kind === 'export-limit',
+          (cmd): cmd is ActuatorCommand => cmd.kind === 'relay' || cmd.kind === 'export-limit',
         ),
       };
       if (nested) this.defer(after);
       else this.afterCommit(after);
     } catch (err) {
-      this.failures++;
-      this.noteError(err, event.kind);
+      c.lostStep(err, event.kind, this.now());
       throw err;
     } finally {
-      this.stepMs.push(performance.now() - started);
+      c.stepMs.push(performance.now() - started);
     }
   }
 
@@ -314,10 +229,13 @@ export class TradingHost {
   private confirmed(): EngineState {
     if (this.current === null) return this.state; // throws: not started
     if (this.unconfirmed !== null) {
-      const stored = this.tables.loadState()?.json ?? null;
+      const stored = this.stateRow.load()?.json ?? null;
       if (stored !== this.lastJson) {
-        this.failures++;
-        this.noteError(new Error('the transaction around a message step rolled back'), 'message');
+        this.counters.lostStep(
+          new Error('the transaction around a message step rolled back'),
+          'message',
+          this.now(),
+        );
         this.current = this.unconfirmed.base;
         this.lastJson = stored;
         this.deferred = [];
@@ -369,85 +287,4 @@ export class TradingHost {
       }
     }
   }
-
-  private outboxMessage(m: OutgoingMessage, now: number): OutboxMessage {
-    const topic =
-      'own' in m.to
-        ? homeTopic(this.home.zone, this.home.id, m.to.own)
-        : homeTopic(this.home.zone, m.to.inbox, 'inbox');
-    const env = this.signer.sign(
-      createEnvelope({
-        type: m.type,
-        id: m.id,
-        from: this.home.id,
-        zone: this.home.zone,
-        seq: this.store.seq.next(),
-        ts: now,
-        body: m.body,
-        exp: m.exp,
-        corr: m.corr,
-      }),
-    );
-    const msg: OutboxMessage = {
-      id: env.id,
-      class: m.class,
-      topic,
-      payload: encodeEnvelope(env),
-      retain: m.retain,
-    };
-    if (m.exp !== undefined) msg.expiresAt = m.exp;
-    if (m.class === 'offer') msg.coalesceKey = topic;
-    return msg;
-  }
-
-  /** An empty retained payload on the own offer topic: "no offer" (it also replaces an unsent offer row). */
-  private clearOffer(exp: number, now: number): OutboxMessage {
-    return {
-      id: `clear-offer-${exp}-${now}`,
-      class: 'offer',
-      topic: this.offerTopic,
-      payload: Buffer.alloc(0),
-      retain: true,
-      expiresAt: exp,
-      coalesceKey: this.offerTopic,
-    };
-  }
-
-  private records(state: EngineState): Map<string, TradeRecord> {
-    let m = this.recordCache.get(state.durable);
-    if (m === undefined) {
-      m = new Map();
-      for (const v of deals(state)) {
-        const r = tradeRecord(v);
-        m.set(r.id, r);
-      }
-      this.recordCache.set(state.durable, m);
-    }
-    return m;
-  }
-
-  private changed(prev: EngineState, next: EngineState): TradeRecord[] {
-    const before = this.records(prev);
-    const out: TradeRecord[] = [];
-    for (const r of this.records(next).values()) {
-      const b = before.get(r.id);
-      if (b === undefined || !sameRecord(b, r)) out.push(r);
-    }
-    return out;
-  }
-
-  private noteError(err: unknown, what: string): void {
-    const text = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-    const now = this.now();
-    if (text !== this.lastError || now - this.lastErrorLoggedAt >= ERROR_LOG_INTERVAL_MS) {
-      this.lastErrorLoggedAt = now;
-      this.log.error({ err, step: what }, 'trading: step lost, state not advanced');
-    }
-    this.lastError = text;
-  }
-}
-
-function sameRecord(a: TradeRecord, b: TradeRecord): boolean {
-  for (const k of Object.keys(a) as (keyof TradeRecord)[]) if (a[k] !== b[k]) return false;
-  return true;
 }

@@ -1,22 +1,27 @@
 import type { OwnOfferView } from '../engine/types.js';
 import { ownOffers, totals } from '../engine/views.js';
-import type { OfferView, TradeBook, TradeTotals, TradeView } from '../service/web-trades.js';
-import { EMPTY_TRADE_BOOK } from '../service/web-trades.js';
 import type { Store } from '../store/index.js';
+import {
+  EMPTY_TRADE_BOOK,
+  type OfferView,
+  type TradeBook,
+  type TradeTotals,
+  type TradeView,
+} from '../views/trades.js';
 import type { TradingHost } from './host.js';
-import { type TradeRecord, tradingTables } from './persist.js';
+import { type Trade, tradesRepository } from './trades-repository.js';
 
 /** The most trades one page request returns (the newest changes first). */
-export const MAX_TRADES = 1000;
+const MAX_TRADES = 1000;
 
 /**
  * What the page and the API show of trading: trades from the `trades` table (the long history, written
  * in each step's transaction), offers and totals from the engine's current state.
  */
 export function createTradeBook(host: TradingHost, store: Store): TradeBook {
-  const tables = tradingTables(store.db);
+  const trades = tradesRepository(store.db);
   return {
-    trades: (since) => tables.tradesSince(since, MAX_TRADES).map(tradeView),
+    trades: (since) => trades.changedSince(since, MAX_TRADES).map(tradeView),
     offers: (since) =>
       host.started
         ? ownOffers(host.state)
@@ -27,16 +32,16 @@ export function createTradeBook(host: TradingHost, store: Store): TradeBook {
   };
 }
 
-function tradeView(r: TradeRecord): TradeView {
+function tradeView(t: Trade): TradeView {
   return {
-    id: r.id,
-    slot: r.slot_start,
-    role: r.role,
-    counterparty: r.counterparty,
-    energyWh: r.energy_wh,
-    priceCentsPerKwh: r.price_cents_per_kwh,
-    state: r.state,
-    ts: r.updated_at,
+    id: t.id,
+    slot: t.slot,
+    role: t.role,
+    counterparty: t.counterparty,
+    energyWh: t.energyWh,
+    priceCentsPerKwh: t.priceCentsPerKwh,
+    state: t.state,
+    ts: t.updatedAt,
   };
 }
 

@@ -7,7 +7,7 @@ import type { Warning } from './watch.js';
 
 /**
  * The trade book as the page reads it: offers and trades since a time, newest first, and the totals.
- * The trading module's book fits it; its item types are in src/service/web-trades.ts.
+ * The trading module's book fits it; its item types are in src/views/trades.ts.
  */
 export interface TradeBookReader<Trade = object, Offer = object> {
   trades(since: number): Trade[];

@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { bashScript, zshScript } from '../../src/cli/commands/completion.js';
 import { registerCommands } from '../../src/cli/commands/index.js';
-import { CliError, EXIT } from '../../src/cli/exit-codes.js';
+import { CliError, EXIT } from '../../src/control/client/exit-codes.js';
 import { pinCliConfig, runCli } from '../helpers/cli.js';
 
 // Verbs also run in this process: a service on this machine's default socket must not answer them.

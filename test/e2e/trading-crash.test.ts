@@ -6,7 +6,6 @@ import {
   expectContest,
   expectRejectedRow,
   type Neighbourhood,
-  recordWire,
   type Sent,
   sent,
   startContest,

@@ -7,7 +7,6 @@ import {
   expectRejectedRow,
   firstOffers,
   type Neighbourhood,
-  recordWire,
   type Sent,
   sent,
   startContest,

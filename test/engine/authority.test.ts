@@ -122,7 +122,6 @@ describe('seller authority: rejects, in check order', () => {
           class: 'reject',
           body: { acceptId: a.acceptId, seller: 'home-a', slot: a.slot, reason, availableWh, version },
           corr: msg.id,
-          retain: false,
         },
       },
     ]);
@@ -144,9 +143,9 @@ describe('seller authority: trades', () => {
     const msg = inbound('accept', 'home-b', a);
     const cmds = h.receive(T0 + 1000, msg);
     const trades = sends(cmds, 'trade');
-    expect(trades.map((m) => [m.to, m.class, m.corr, m.retain])).toEqual([
-      [{ inbox: 'home-b' }, 'trade', msg.id, false],
-      [{ own: 'trades' }, 'trade', msg.id, false],
+    expect(trades.map((m) => [m.to, m.class, m.corr])).toEqual([
+      [{ inbox: 'home-b' }, 'trade', msg.id],
+      [{ own: 'trades' }, 'trade', msg.id],
     ]);
     const body = trades[0]!.body;
     expect(trades[1]!.body).toEqual(body);

@@ -112,7 +112,7 @@ describe('buyer: choosing an offer', () => {
     const accepts = sends(cmds, 'accept');
     expect(accepts.map((m) => [m.body.seller, m.body.energyWh])).toEqual(asks);
     for (const m of accepts) {
-      expect(m).toMatchObject({ to: { inbox: m.body.seller }, class: 'accept', exp: S, retain: false });
+      expect(m).toMatchObject({ to: { inbox: m.body.seller }, class: 'accept', exp: S });
       expect(m.body).toMatchObject({
         slot: S,
         minWh: Math.min(20, m.body.energyWh),
@@ -204,7 +204,6 @@ describe('buyer: waiting for an answer', () => {
           class: 'trade-ack',
           body: { of: 'trade', tradeId: t.tradeId },
           corr: msg.id,
-          retain: false,
         },
       },
     ]);

@@ -41,7 +41,6 @@ describe('seller: opening an offer', () => {
       expect(offers[0]).toMatchObject({
         to: { own: 'offer' },
         class: 'offer',
-        retain: true,
         exp: S,
         body: {
           slot: S,

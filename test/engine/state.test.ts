@@ -223,12 +223,11 @@ describe('step is total', () => {
       T0,
     ],
     ['an unknown event', { kind: 'reboot' } as unknown as EngineEvent, T0],
-    ['a snapshot without quantities', { kind: 'tick', snapshot: {} } as unknown as EngineEvent, T0],
     ['a NaN reading', tickEvent(T0, { gridPowerW: Number.NaN }), T0],
     ['an offer from a neighbour called constructor', { kind: 'offer-withdrawn', home: 'constructor' }, T0],
   ];
 
-  it.each(bad)('%s: no throw, nothing done', (_name, event, now) => {
+  it.each(bad)('%s: no throw, nothing done, no fault', (_name, event, now) => {
     const h = new Home({ smoothingTauMs: 1 });
     h.tick(T0 - 1000, { gridPowerW: -2200 });
     h.tick(T0, { gridPowerW: -2200 });
@@ -239,12 +238,29 @@ describe('step is total', () => {
     }).not.toThrow();
     expect(sends(result!.commands)).toEqual([]);
     expect(result!.state.durable).toBe(prev.durable);
+    expect(result!.fault).toBeUndefined();
   });
 
-  it('a garbage state does not make it throw', () => {
+  it('an exception inside the engine comes back as a fault, the state unchanged, no commands', () => {
+    const h = new Home({ smoothingTauMs: 1 });
+    h.tick(T0, { gridPowerW: -2200 });
+    const prev = h.state;
+    const result = h.engine.step(prev, { kind: 'tick', snapshot: {} } as unknown as EngineEvent, T0 + 1000);
+    expect(result.state).toBe(prev);
+    expect(result.commands).toEqual([]);
+    expect(result.fault).toMatchObject({ event: 'tick', text: expect.stringContaining('gridPowerW') });
+    expect(result.fault!.error).toBeInstanceOf(TypeError);
+  });
+
+  it('a garbage state does not make it throw: it is a fault', () => {
     const h = new Home();
     const garbage = { durable: { v: 1 }, volatile: {} } as unknown as EngineState;
-    expect(() => h.engine.step(garbage, tickEvent(T0, { gridPowerW: -3000 }), T0)).not.toThrow();
+    let result: ReturnType<typeof h.engine.step> | undefined;
+    expect(() => {
+      result = h.engine.step(garbage, tickEvent(T0, { gridPowerW: -3000 }), T0);
+    }).not.toThrow();
+    expect(result!.fault?.event).toBe('tick');
+    expect(result!.state).toBe(garbage);
   });
 });
 

@@ -12,6 +12,7 @@ import { createVerifier } from '../../src/protocol/signing.js';
 import { parseTopic, type TopicKind } from '../../src/protocol/topics.js';
 import type { AcceptBody, AckBody, OfferBody, RejectBody, TradeBody } from '../../src/protocol/trading.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { type Trade, tradesRepository } from '../../src/trading/trades-repository.js';
 import { type RunProcess, spawnRun } from '../systemd/helpers.js';
 import { startMosquitto, stopAllMosquittos } from './mosquitto.js';
 import { freePort, waitFor } from './ports.js';
@@ -236,36 +237,19 @@ export function sent<T extends keyof Bodies>(wire: Wire, type: T): Array<Sent<Bo
 
 // ---- the trades tables ---------------------------------------------------------------------------------
 
-export interface TradeRow {
-  id: string;
-  accept_id: string;
-  slot_start: number;
-  role: 'seller' | 'buyer';
-  counterparty: string;
-  energy_wh: number;
-  price_cents_per_kwh: number;
-  state: 'requested' | 'confirmed' | 'rejected' | 'settled' | 'expired';
-  reject_reason: string | null;
-}
-
-/** The home's `trades` table, read from its database file while the service may be running. */
-export function readTrades(dbPath: string): TradeRow[] {
+/** The home's `trades` table, read through the trades repository while the service may be running. */
+export function readTrades(dbPath: string): Trade[] {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
-    return db
-      .prepare(
-        `SELECT id, accept_id, slot_start, role, counterparty, energy_wh, price_cents_per_kwh, state, reject_reason
-         FROM trades ORDER BY slot_start, id`,
-      )
-      .all() as TradeRow[];
+    return tradesRepository(db).newest(Number.MAX_SAFE_INTEGER);
   } finally {
     db.close();
   }
 }
 
 /** A binding trade as one side recorded it. */
-export const isBinding = (r: TradeRow) => r.state === 'confirmed' || r.state === 'settled';
+export const isBinding = (r: Trade) => r.state === 'confirmed' || r.state === 'settled';
 
 export async function waitForWire<T>(
   what: string,
@@ -380,14 +364,12 @@ export async function expectAgreement(
     30_000,
     hood.homes,
   );
-  const rows = new Map(
-    hood.homes.map((h) => [h.id, readTrades(h.dbPath).filter((r) => r.slot_start <= uptoSlot)]),
-  );
+  const rows = new Map(hood.homes.map((h) => [h.id, readTrades(h.dbPath).filter((r) => r.slot <= uptoSlot)]));
   const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
   const sold = (rows.get(seller) ?? []).filter((r) => r.role === 'seller' && isBinding(r));
   expect(
     sold
-      .map((r) => ({ id: r.id, buyer: r.counterparty, energyWh: r.energy_wh, price: r.price_cents_per_kwh }))
+      .map((r) => ({ id: r.id, buyer: r.counterparty, energyWh: r.energyWh, price: r.priceCentsPerKwh }))
       .sort(byId),
   ).toEqual(
     onWire
@@ -401,16 +383,16 @@ export async function expectAgreement(
       .map((r) => ({
         id: r.id,
         seller: r.counterparty,
-        energyWh: r.energy_wh,
-        price: r.price_cents_per_kwh,
+        energyWh: r.energyWh,
+        price: r.priceCentsPerKwh,
       }));
     const expected = sold
       .filter((r) => r.counterparty === h.id)
-      .map((r) => ({ id: r.id, seller, energyWh: r.energy_wh, price: r.price_cents_per_kwh }));
+      .map((r) => ({ id: r.id, seller, energyWh: r.energyWh, price: r.priceCentsPerKwh }));
     expect(bought.sort(byId), `${h.id} agrees with ${seller}`).toEqual(expected.sort(byId));
   }
   const perSlot = new Map<number, number>();
-  for (const r of sold) perSlot.set(r.slot_start, (perSlot.get(r.slot_start) ?? 0) + r.energy_wh);
+  for (const r of sold) perSlot.set(r.slot, (perSlot.get(r.slot) ?? 0) + r.energyWh);
   for (const [slot, wh] of perSlot) {
     expect(wh, `sold for slot ${new Date(slot).toISOString()}`).toBeLessThanOrEqual(
       offeredWh(wire, seller, slot),
@@ -421,9 +403,9 @@ export async function expectAgreement(
 
 /** The loser's own record of its refused request. */
 export function expectRejectedRow(hood: Neighbourhood, loser: string, acceptId: string): void {
-  const row = readTrades(hood.home(loser).dbPath).find((r) => r.accept_id === acceptId);
+  const row = readTrades(hood.home(loser).dbPath).find((r) => r.acceptId === acceptId);
   expect(row?.state).toBe('rejected');
-  expect(['filled', 'insufficient']).toContain(row?.reject_reason);
+  expect(['filled', 'insufficient']).toContain(row?.rejectReason);
 }
 
 /** A running contest neighbourhood: its homes, the wire recorder, and one stop for everything. */

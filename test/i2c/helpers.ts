@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { vi } from 'vitest';
-import { CliError } from '../../src/cli/exit-codes.js';
 import { type Config, configSchema, type DeviceConfig } from '../../src/config/schema.js';
+import { CliError } from '../../src/control/client/exit-codes.js';
 import { createI2cDevice } from '../../src/devices/i2c/device.js';
 import type { I2cBusRegistry } from '../../src/devices/i2c/registry.js';
 import { loadProfiles, type ProfileFile } from '../../src/devices/profiles.js';

@@ -41,7 +41,6 @@ export function oversellingEngine(inner: Engine): Engine {
             id: c.message.id,
             to: { inbox: buyer },
             class: 'trade',
-            retain: false,
             ...(c.message.corr !== undefined ? { corr: c.message.corr } : {}),
             body: {
               tradeId: uuidFrom(now, `oversold/${accept.acceptId}`),

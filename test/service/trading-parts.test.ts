@@ -18,10 +18,11 @@ import {
   writePrivateKey,
 } from '../../src/protocol/keyring.js';
 import { createVerifier } from '../../src/protocol/signing.js';
-import { Actuation, AutomatedRelays } from '../../src/service/trading-actuators.js';
-import { loadTradingKeys } from '../../src/service/trading-keys.js';
+import { AutomatedRelays } from '../../src/service/automated-relays.js';
 import { crossChecks } from '../../src/setup/config-checks.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
+import { Actuation } from '../../src/trading/actuation.js';
+import { loadTradingKeys } from '../../src/trading/keys.js';
 import { waitFor } from '../helpers/ports.js';
 
 /**

@@ -75,7 +75,6 @@ export function msg(cls: OutboxClass, extra: Partial<OutboxMessage> = {}): Outbo
     class: cls,
     topic: `powerdeal/v1/z/h/${cls}`,
     payload: Buffer.from(JSON.stringify({ n })),
-    retain: cls === 'offer',
     ...(EXPIRING.includes(cls) ? { expiresAt: Number.MAX_SAFE_INTEGER } : {}),
     ...extra,
   };

@@ -47,13 +47,13 @@ describe('drain order', () => {
     expect(s.outbox.nextBatch(0, 1000, none)).toEqual([]);
   });
 
-  it('returns the row as enqueued, with its attempts', () => {
+  it('returns the row as enqueued, with its class retain and its attempts', () => {
     const s = open();
     const m = msg('offer', { expiresAt: 9000, coalesceKey: 'offer:h', payload: Buffer.from([0, 1, 255]) });
     const rowId = s.outbox.enqueue(m, 1234);
     s.outbox.retry(rowId, 'timeout', 1300);
     const [row] = s.outbox.nextBatch(1, 1400, none);
-    expect(row).toEqual({ ...m, rowId, enqueuedAt: 1234, attempts: 1, lastError: 'timeout' });
+    expect(row).toEqual({ ...m, retain: true, rowId, enqueuedAt: 1234, attempts: 1, lastError: 'timeout' });
   });
 });
 

@@ -10,8 +10,8 @@ import { createVerifier } from '../../src/protocol/signing.js';
 import { homeTopic } from '../../src/protocol/topics.js';
 import type { AcceptBody, OfferBody, TradeBody } from '../../src/protocol/trading.js';
 import type { OutboxRow } from '../../src/store/index.js';
-import { tradeRecord } from '../../src/trading/persist.js';
 import { createTradeBook } from '../../src/trading/trade-book.js';
+import { tradeRecord } from '../../src/trading/trades-repository.js';
 import {
   type Clock,
   decoded,

@@ -7,7 +7,7 @@ import { deals, ownOffers, totals } from '../../src/engine/views.js';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import type { TradeBody } from '../../src/protocol/trading.js';
 import type { OutboxRow } from '../../src/store/index.js';
-import { UNRESTORABLE_STATE_KEY } from '../../src/trading/host.js';
+import { UNRESTORABLE_STATE_KEY } from '../../src/trading/state-table.js';
 import {
   type Clock,
   captureLog,

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, serviceOrDirect } from '../../control/client/service-call.js';
 import { errorText } from '../../core/errors.js';
 import { backupDatabase, openReadOnly } from '../../store/backup.js';
 import { loadVerbConfig } from '../config-context.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, printJson } from '../output.js';
 
 interface BackupResult {

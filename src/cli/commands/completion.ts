@@ -1,5 +1,5 @@
 import type { Command, Option } from 'commander';
-import { CliError, EXIT } from '../exit-codes.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 
 interface Node {
   /** Space-separated verb path from the root, '' for the root. */

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../../config/load.js';
+import { EXIT } from '../../control/client/exit-codes.js';
 import { loadProfiles } from '../../devices/profiles.js';
 import { crossChecks } from '../../setup/config-checks.js';
-import { EXIT } from '../exit-codes.js';
 import { green, printJson, red } from '../output.js';
 
 /** `powerdeal config check [FILE]`: validates a config the way `run` would, without starting anything. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { VERSION } from '../../core/version.js';
 import { loadProfiles } from '../../devices/profiles.js';
 import { createLogger } from '../../log/logger.js';
@@ -10,7 +11,6 @@ import { type EmbeddedBroker, startEmbeddedBroker } from '../../service/embedded
 import { Service } from '../../service/service.js';
 import { type Simulator, startSimulator } from '../../sim/index.js';
 import { splitHostPort } from '../../web/server.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { bold, dim } from '../output.js';
 import { type DemoEvent, formatEvent, WireFeed } from './demo-feed.js';
 import {

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
+import { EXIT } from '../../control/client/exit-codes.js';
 import { systemClock } from '../../core/clock.js';
 import type { DeviceHealth } from '../../devices/device.js';
 import { silentLogger } from '../../log/logger.js';
 import { buildHardware, hardwareIsSimulated } from '../../service/hardware.js';
 import { loadVerbConfig } from '../config-context.js';
 import { DaemonClient } from '../daemon-client.js';
-import { EXIT } from '../exit-codes.js';
 import { devicesTable } from '../format-readings.js';
 import { dim, printJson } from '../output.js';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { ago, callService, intFlag } from '../../control/client/service-call.js';
 import { listDeadLetters, purgeDeadLetters, retryDeadLetters } from '../../control/ops/dead-letters.js';
 import type { DeadLetterRetryResult, DeadLetterView } from '../../views/outbox.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, green, printJson, red, table } from '../output.js';
 import { onStore } from '../store-access.js';
 

@@ -1,11 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { ControlClient } from '../../control/client/client.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, connectService, controlSocketFor } from '../../control/client/service-call.js';
 import type { GpioSetResult } from '../../control/hardware-ops.js';
 import { type GpioBackend, GpioError } from '../../devices/gpio/backend.js';
 import { createGpioBackend } from '../../devices/gpio/create-backend.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { noteVia, printJson } from '../output.js';
 
 /** What the verbs touch outside themselves; tests replace them. */

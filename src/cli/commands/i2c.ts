@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { hex } from '../../devices/i2c/bus.js';
 import { I2cError } from '../../devices/i2c/errors.js';
@@ -7,7 +8,6 @@ import { createI2cBusRegistry, i2cBusPresent } from '../../devices/i2c/registry.
 import { scanI2c } from '../../devices/i2c/scan.js';
 import { seedBench } from '../../devices/i2c/simulate.js';
 import { loadProfiles } from '../../devices/profiles.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, noteVia, printJson, table } from '../output.js';
 
 interface ScanOptions {

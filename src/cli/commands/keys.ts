@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import {
   generateHomeKey,
   KeyError,
@@ -19,7 +20,6 @@ import {
   writeKeyring,
   writePrivateKey,
 } from '../../protocol/keyring.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, printJson, red, table, yellow } from '../output.js';
 
 /**

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { intFlag } from '../../control/client/service-call.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import {
   formatEntry,
   LOG_LEVELS,

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { ModbusConfig } from '../../config/schema.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import {
@@ -19,7 +20,6 @@ import {
   scanUnits,
 } from '../../devices/modbus/tools.js';
 import { busAddress } from '../../devices/modbus/transport.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, noteVia, printJson, table } from '../output.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-flags.js';
 

@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { ago, callService, intFlag } from '../../control/client/service-call.js';
 import { listOutbox, outboxStats, purgeOutbox, retryOutbox } from '../../control/ops/outbox.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
 import { OUTBOX_POLICIES, OUTBOX_PRIORITY, type OutboxClass } from '../../store/outbox-types.js';
 import type { OutboxEntry } from '../../views/outbox.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { dim, printJson, red, table, yellow } from '../output.js';
 import { onStore } from '../store-access.js';
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import type { Snapshot } from '../../core/quantities.js';
 import { loadVerbConfig } from '../config-context.js';
 import { DaemonClient } from '../daemon-client.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { readingsTable } from '../format-readings.js';
 
 /** `powerdeal readings`: the running service's latest snapshot: canonical quantities with quality. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { connectService } from '../../control/client/service-call.js';
 import { ControlError } from '../../control/protocol.js';
 import { loadVerbConfig } from '../config-context.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { printJson } from '../output.js';
 import { restoreDatabase } from '../restore.js';
 

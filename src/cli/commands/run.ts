@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
+import { CliError } from '../../control/client/exit-codes.js';
 import { runService } from '../../service/run.js';
 import { loadVerbConfig } from '../config-context.js';
-import { CliError } from '../exit-codes.js';
 
 /** Exit status for a config that does not validate (sysexits EX_CONFIG): the unit does not restart on it. */
 const EXIT_CONFIG = 78;

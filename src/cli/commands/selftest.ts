@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ControlClient } from '../../control/client/client.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, connectService, intFlag } from '../../control/client/service-call.js';
 import { errorText } from '../../core/errors.js';
 import type { DeviceHealth } from '../../devices/device.js';
 import { hardwareIsSimulated } from '../../service/hardware.js';
 import { integrityCheck } from '../../store/backup.js';
 import { type LoadedConfig, loadVerbConfig } from '../config-context.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
 import {
   brokerChecks,

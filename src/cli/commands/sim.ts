@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { type Command, Option } from 'commander';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { errorText } from '../../core/errors.js';
 import { runControlLine, type SimEvent } from '../../sim/control.js';
 import {
@@ -9,7 +10,6 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from '../../sim/index.js';
-import { CliError, EXIT } from '../exit-codes.js';
 
 interface SimFlags {
   tcp?: string;

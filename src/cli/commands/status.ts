@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { EXIT } from '../../control/client/exit-codes.js';
 import { ago, callService, connectService } from '../../control/client/service-call.js';
 import type { FullStatus as ServiceStatus } from '../../service/status.js';
-import type { TradingStatus } from '../../service/trading-status.js';
 import type { OutboxStatsDetail } from '../../store/outbox.js';
+import type { TradingStatus } from '../../trading/status.js';
 import type { HealthReport } from '../../views/health.js';
 import { loadVerbConfig } from '../config-context.js';
 import { openDirectStore } from '../direct-store.js';
-import { EXIT } from '../exit-codes.js';
 import { devicesTable } from '../format-readings.js';
 import { bold, dim, green, printJson, red, table, yellow } from '../output.js';
 

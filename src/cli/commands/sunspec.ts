@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { ControlClient } from '../../control/client/client.js';
+import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { BusWorker } from '../../devices/modbus/bus-worker.js';
 import { ModbusError } from '../../devices/modbus/errors.js';
 import { dumpSunspec, type SunspecDump } from '../../devices/modbus/tools.js';
 import { busAddress } from '../../devices/modbus/transport.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { bold, dim, noteVia, printJson, table } from '../output.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-flags.js';
 

@@ -1,6 +1,6 @@
 import type { DealStatus, EngineTotals, OwnOfferView } from '../engine/types.js';
-import type { TradingHost } from '../trading/host.js';
-import type { ActuationStats } from './trading-actuators.js';
+import type { ActuationStats } from './actuation.js';
+import type { TradingHostStats } from './host-stats.js';
 
 /** Why trading does not run, as a short code (STATUS=, metrics) next to the full sentence with the fix. */
 export type TradingOffCode = 'disabled' | 'no-broker' | 'no-key' | 'no-keyring' | 'bad-key' | 'failed';
@@ -11,7 +11,7 @@ export interface TradingOff {
   text: string;
 }
 
-export const OFF_SHORT: Record<TradingOffCode, string> = {
+const OFF_SHORT: Record<TradingOffCode, string> = {
   disabled: 'disabled',
   'no-broker': 'no broker',
   'no-key': 'no key',
@@ -47,8 +47,15 @@ export interface TradingStatus {
   /** Deals in the engine's state, by status. */
   deals: Record<DealStatus, number>;
   totals: EngineTotals | null;
-  /** The host's counters (steps, messages sent, failures). */
-  host: ReturnType<TradingHost['stats']> | null;
+  /**
+   * Inputs the engine failed on (an engine bug: each one dropped, the state kept as it was), since the
+   * service started; 0 while trading is off. Above 0 the page should warn: the log has the error.
+   */
+  engineFaults: number;
+  /** The last of them: `<event kind>: <error text>` and when; null before any. */
+  lastEngineFault: { text: string; ts: number } | null;
+  /** The host's counters (steps, messages sent, failures, engine faults). */
+  host: TradingHostStats | null;
   actuation: ActuationStats | null;
 }
 

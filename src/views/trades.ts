@@ -1,17 +1,19 @@
+import type { DealRole, DealStatus, OfferStatus } from '../engine/types.js';
+
 /**
- * What the page and the API show of trading (DESIGN §4): the home's offers and its trades. The trading
- * engine provides a TradeBook; until it does, the book is empty and the API and metrics keep the shape
- * they will have.
+ * The trade book: what the page, the API and the metrics show of trading (the home's offers and its
+ * trades; docs/protocol.md for what they mean). The trading host provides one (src/trading/trade-book.ts);
+ * while trading is off the book is EMPTY_TRADE_BOOK and the API and metrics keep their shape.
  */
 
-export type TradeRole = 'buyer' | 'seller';
+export type TradeRole = DealRole;
 
-export type TradeState = 'requested' | 'confirmed' | 'rejected' | 'settled' | 'expired';
+export type TradeState = DealStatus;
 
 export interface TradeView {
   /** The id of the binding `trade` message (or of the `accept` while only requested). */
   id: string;
-  /** Start of the 15-minute slot, epoch ms. */
+  /** Start of the slot, epoch ms. */
   slot: number;
   role: TradeRole;
   /** The other home's id. */
@@ -23,7 +25,7 @@ export interface TradeView {
   ts: number;
 }
 
-export type OfferState = 'open' | 'filled' | 'expired' | 'withdrawn';
+export type OfferState = OfferStatus;
 
 export interface OfferView {
   id: string;

@@ -1,20 +1,31 @@
+import type { Config } from '../config/schema.js';
+import { errorText } from '../core/errors.js';
 import type { Snapshot } from '../core/quantities.js';
 import { createEngine } from '../engine/index.js';
+import { slotStart, tradingSlot } from '../engine/slots.js';
+import type { EngineConfig } from '../engine/types.js';
 import { deals, ownOffers, summary, totals } from '../engine/views.js';
+import type { Logger } from '../log/logger.js';
 import type { Envelope } from '../protocol/envelope.js';
 import type { Store } from '../store/index.js';
-import { engineConfigFrom } from '../trading/engine-config.js';
-import { TradingHost } from '../trading/host.js';
-import { createTradeBook } from '../trading/trade-book.js';
-import type { ServiceContext } from './context.js';
-import type { ServiceModule } from './module.js';
-import type { Actuation } from './trading-actuators.js';
-import type { TradingKeys } from './trading-keys.js';
-import { NO_DEALS, type TradingStatus } from './trading-status.js';
-import { EMPTY_TRADE_BOOK, type TradeBook } from './web-trades.js';
+import { EMPTY_TRADE_BOOK, type TradeBook } from '../views/trades.js';
+import type { Actuation } from './actuation.js';
+import { engineConfigFrom } from './engine-config.js';
+import { TradingHost } from './host.js';
+import type { TradingKeys } from './keys.js';
+import { NO_DEALS, type TradingStatus } from './status.js';
+import { createTradeBook } from './trade-book.js';
+
+/** What trading takes from the service (its ServiceContext has these). */
+export interface TradingContext {
+  config: Config;
+  log: Logger;
+  /** The service clock's `now`: every time the host and the status use. */
+  now: () => number;
+}
 
 export interface TradingOptions {
-  ctx: ServiceContext;
+  ctx: TradingContext;
   keys: TradingKeys;
   store: () => Store;
   /** Relays and the inverter limit; created with the hardware. */
@@ -32,10 +43,10 @@ export class Trading {
   private host: TradingHost | null = null;
   private book: TradeBook | null = null;
   private failure: string | null = null;
-  private readonly slotMs: number;
+  private readonly engineConfig: EngineConfig;
 
   constructor(private readonly opts: TradingOptions) {
-    this.slotMs = opts.ctx.config.engine.slotMinutes * 60_000;
+    this.engineConfig = engineConfigFrom(opts.ctx.config);
   }
 
   start(): void {
@@ -52,7 +63,7 @@ export class Trading {
     try {
       host = new TradingHost({
         home: ctx.config.home,
-        engine: createEngine(engineConfigFrom(ctx.config)),
+        engine: createEngine(this.engineConfig),
         store: this.opts.store(),
         signer,
         now: ctx.now,
@@ -62,7 +73,7 @@ export class Trading {
       });
       host.start();
     } catch (err) {
-      this.failure = `trading off: the engine could not start: ${(err as Error).message}`;
+      this.failure = `trading off: the engine could not start: ${errorText(err)}`;
       throw err;
     }
     this.host = host;
@@ -105,7 +116,7 @@ export class Trading {
       warnings: keys.warnings,
       signing: keys.signer !== null,
       keyringMembers: keys.keyring?.members.size ?? null,
-      slotMs: this.slotMs,
+      slotMs: this.engineConfig.slotMs,
       actuation: this.opts.actuation()?.stats() ?? null,
     };
     if (!host) {
@@ -123,12 +134,15 @@ export class Trading {
         exportLimitPct: null,
         deals: { ...NO_DEALS },
         totals: null,
+        engineFaults: 0,
+        lastEngineFault: null,
         host: null,
       };
     }
     const state = host.state;
     const s = summary(state);
-    const current = Math.floor(now / this.slotMs) * this.slotMs;
+    const stats = host.stats();
+    const current = slotStart(now, this.engineConfig.slotMs);
     // The offer being traded (gate not closed yet), else the one being delivered in this slot.
     const offers = ownOffers(state);
     const offer = offers.find((o) => o.exp > now) ?? offers.find((o) => o.slot === current) ?? null;
@@ -141,19 +155,29 @@ export class Trading {
       reason: null,
       role: s.role,
       netW: s.netW === null ? null : Math.round(s.netW),
-      tradingSlot: current + this.slotMs,
+      tradingSlot: tradingSlot(now, this.engineConfig.slotMs),
       offer,
       loadsOn: s.loadsOn,
       exportLimitPct: s.exportLimitPct,
       deals: byStatus,
       totals: totals(state),
-      host: host.stats(),
+      engineFaults: stats.engineFaults,
+      lastEngineFault: stats.lastEngineFault,
+      host: stats,
     };
   }
 }
 
-/** The service module: starts trading after the cycle, before the link (whose inbox feeds it). */
-export function tradingModule(trading: Trading): ServiceModule {
+/**
+ * The service module (the service's ServiceModule shape): starts trading after the cycle, before the
+ * link (whose inbox feeds it).
+ */
+export function tradingModule(trading: Trading): {
+  readonly name: string;
+  readonly essential: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+} {
   return {
     name: 'trading',
     essential: false,

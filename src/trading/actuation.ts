@@ -1,10 +1,8 @@
-import type { Config } from '../config/schema.js';
-import { type Device, errorText } from '../devices/device.js';
-import type { Relay } from '../devices/gpio/index.js';
+import { errorText } from '../core/errors.js';
+import type { Device } from '../devices/device.js';
 import type { ModbusDevice } from '../devices/modbus/device.js';
 import type { Logger } from '../log/logger.js';
-import type { ActuatorCommand } from '../trading/host.js';
-import { type RelayMode, RelayOverrides, type RelayView } from './web-relays.js';
+import type { ActuatorCommand } from './host.js';
 
 /** What the engine asked of the relays and the inverter, and what came of it. */
 export interface ActuationStats {
@@ -22,81 +20,15 @@ export interface ActuationStats {
 }
 
 /**
- * The relays as both the page and the engine drive them. A person's override (`on`/`off`) wins: the
- * engine's commands are remembered but not written while it lasts. Back in `auto`, the relay takes the
- * engine's current wish (the base class first writes the safe state, then the wish is written here).
- * The page sees the level the engine wrote for relays in `auto`.
+ * The relays as the engine drives them (the service's AutomatedRelays, where a person's override on the
+ * page wins). `automate` never throws: a failure is logged and counted.
  */
-export class AutomatedRelays extends RelayOverrides {
-  private readonly wanted = new Map<string, boolean>();
-  /** Levels written by the engine's commands while in auto (null: the write failed, level unknown). */
-  private readonly automatic = new Map<string, boolean | null>();
-  private halted = false;
-  readonly counts = { commands: 0, switches: 0, failures: 0, overridden: 0 };
-  lastError: { message: string; ts: number } | null = null;
-
-  constructor(
-    private readonly outputs: readonly Relay[],
-    config: Config,
-    private readonly logger: Logger,
-    private readonly clock: () => number,
-  ) {
-    super(outputs, config, logger, clock);
-  }
-
-  /** The engine's command for one relay. Never throws: a failure is logged and counted. */
-  async automate(id: string, on: boolean): Promise<void> {
-    if (this.halted) return;
-    this.counts.commands++;
-    this.wanted.set(id, on);
-    const mode = this.mode(id);
-    if (mode !== undefined && mode !== 'auto') {
-      this.counts.overridden++;
-      this.logger.info({ relay: id, on, mode }, 'relay set by hand: the engine command waits for auto');
-      return;
-    }
-    await this.write(id, on);
-  }
-
+export interface EngineRelays {
+  automate(id: string, on: boolean): Promise<void>;
   /** No more engine commands (shutdown: the relays are about to go to their safe state). */
-  halt(): void {
-    this.halted = true;
-  }
-
-  /** Back to `auto` goes straight to what the engine wants (no click through the safe state). */
-  protected override autoLevel(relay: Relay): boolean {
-    const want = this.halted ? undefined : this.wanted.get(relay.id);
-    return want ?? super.autoLevel(relay);
-  }
-
-  override async set(id: string, mode: RelayMode): Promise<RelayView> {
-    const view = await super.set(id, mode);
-    this.automatic.delete(id);
-    return view;
-  }
-
-  override list(): RelayView[] {
-    return super.list().map((v) => {
-      const on = this.automatic.get(v.id);
-      return on === undefined || v.mode !== 'auto' || v.state === 'fault' ? v : { ...v, on };
-    });
-  }
-
-  private async write(id: string, on: boolean): Promise<void> {
-    const relay = this.outputs.find((r) => r.id === id);
-    try {
-      if (!relay) throw new Error(`no relay ${id} among the devices`);
-      await relay.set(on);
-      this.automatic.set(id, on);
-      this.counts.switches++;
-      this.logger.info({ relay: id, on }, on ? 'relay on: bought energy' : 'relay off');
-    } catch (err) {
-      this.automatic.set(id, null);
-      this.counts.failures++;
-      this.lastError = { message: `relay ${id}: ${errorText(err)}`, ts: this.clock() };
-      this.logger.error({ relay: id, on, err: errorText(err) }, 'relay command failed');
-    }
-  }
+  halt(): void;
+  readonly counts: { commands: number; switches: number; failures: number; overridden: number };
+  readonly lastError: { message: string; ts: number } | null;
 }
 
 /** A device that can limit its output (a SunSpec inverter with model 123). */
@@ -121,7 +53,7 @@ export class Actuation {
   };
 
   constructor(
-    readonly relays: AutomatedRelays,
+    private readonly relays: EngineRelays,
     private readonly devices: readonly Device[],
     private readonly log: Logger,
     private readonly now: () => number,

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { errorText } from '../core/errors.js';
 import {
   type Keyring,
   memberKeyTexts,
@@ -9,7 +10,7 @@ import {
   readPrivateKey,
 } from '../protocol/keyring.js';
 import { createSigner, type Signer } from '../protocol/signing.js';
-import type { TradingOff } from './trading-status.js';
+import type { TradingOff } from './status.js';
 
 /** What the service signs and verifies with, and whether it may trade. */
 export interface TradingKeys {
@@ -56,7 +57,7 @@ export function loadTradingKeys(config: Config): TradingKeys {
       keys.signer = createSigner(config.home.id, key);
       publicKey = publicKeyText(createPublicKey(key));
     } catch (err) {
-      offs.push({ code: 'bad-key', text: `trading off: ${(err as Error).message}` });
+      offs.push({ code: 'bad-key', text: `trading off: ${errorText(err)}` });
     }
   }
 
@@ -87,7 +88,7 @@ export function loadTradingKeys(config: Config): TradingKeys {
         }
       }
     } catch (err) {
-      offs.push({ code: 'bad-key', text: `trading off: ${(err as Error).message}` });
+      offs.push({ code: 'bad-key', text: `trading off: ${errorText(err)}` });
     }
   }
   keys.off = offs[0] ?? null;
