@@ -140,10 +140,7 @@ function connectOnce(p: VersionedParams): Promise<Connection> {
  * Connects with MQTT 5 and falls back to 3.1.1 when the broker refuses 5 (CONNACK "unacceptable protocol
  * version"). `known` remembers per broker URL the version that worked, so the fallback costs one attempt.
  */
-async function connectNegotiated(
-  p: ConnectParams,
-  known: Map<string, ProtocolVersion>,
-): Promise<Connection> {
+async function connectNegotiated(p: ConnectParams, known: Map<string, ProtocolVersion>): Promise<Connection> {
   const version = known.get(p.url) ?? 5;
   try {
     const conn = await connectOnce({ ...p, protocolVersion: version });
