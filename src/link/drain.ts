@@ -6,7 +6,8 @@ import type { OutboxQueue, OutboxRow } from '../store/outbox-types.js';
 import { type BreakerTicket, CircuitBreaker, type CircuitState } from './breaker.js';
 import { type InFlight, InFlightWindow } from './in-flight.js';
 import type { LinkStore } from './link-store.js';
-import { classifyPublishError, type PublishFailure } from './reason-codes.js';
+import { classifyPublishError } from './reason-codes.js';
+import { type Outcome, type SettleCounters, Settler } from './settle.js';
 import { BacklogThrottle } from './throttle.js';
 import type { BrokerConnection } from './transport.js';
 
@@ -34,24 +35,17 @@ export interface DrainOptions {
   noteError: (message: string) => void;
 }
 
-export interface DrainCounters {
-  published: number;
-  retries: number;
-  deadLettered: number;
+export interface DrainCounters extends SettleCounters {
   ackTimeouts: number;
   peakInFlight: number;
-  /** Last PUBACK, epoch ms. */
-  lastSuccessTs: number | null;
 }
-
-type Outcome = { kind: 'ack' } | PublishFailure | { kind: 'lost' };
 
 /**
  * The outbox drain over one connection at a time: a window of at most `cap` publishes awaiting PUBACK
  * (min(mqtt.maxInFlight, the broker's Receive Maximum)), refilled in batches; after each connect a backlog
  * throttle (mqtt.drainRatePerS, after a random start pause); the circuit breaker; PUBACK timeouts (a
- * failure for the breaker, the row stays in flight until the connection settles it); PUBACKs committed in
- * one transaction per batch. A row leaves the outbox only on its PUBACK; anything else retries it.
+ * failure for the breaker, the row stays in flight until the connection settles it). What each outcome
+ * does to its row is settle.ts's: a row leaves the outbox only on its PUBACK; anything else retries it.
  */
 export class Drain {
   readonly counters: DrainCounters = {
@@ -67,10 +61,10 @@ export class Drain {
   private connCap = 0;
   /** Leaving the connection: no new rows, in-flight ones still settle. */
   private paused = false;
-  /** After the link stopped: settlements no longer touch the store (it may be closed). */
+  /** After the link stopped: no more pumps. */
   private closed = false;
   private readonly inFlight: InFlightWindow;
-  private pendingAcks: InFlight[] = [];
+  private readonly settler: Settler;
   private readonly throttle: BacklogThrottle;
   private pumpScheduled = false;
   private pumpTimer: TimerHandle | null = null;
@@ -79,6 +73,18 @@ export class Drain {
   constructor(private readonly o: DrainOptions) {
     this.throttle = new BacklogThrottle(o.mqtt.drainRatePerS);
     this.inFlight = new InFlightWindow(o.clock, o.mqtt.ackTimeoutMs, (timedOut) => this.timedOut(timedOut));
+    this.settler = new Settler({
+      clock: o.clock,
+      log: o.log,
+      outbox: o.outbox,
+      store: o.store,
+      counters: this.counters,
+      noteError: o.noteError,
+      release: (entry) => {
+        this.inFlight.remove(entry);
+        this.changed();
+      },
+    });
     const log = o.log;
     this.breaker = new CircuitBreaker(o.clock, {
       threshold: BREAKER_THRESHOLD,
@@ -154,7 +160,7 @@ export class Drain {
 
   /** The link stopped: commits what was acknowledged; later settlements write nothing. */
   close(): void {
-    this.flushAcks();
+    this.settler.close();
     this.closed = true;
     this.clearTimers();
   }
@@ -288,74 +294,11 @@ export class Drain {
   }
 
   private settle(entry: InFlight, outcome: Outcome): void {
-    if (entry.settled) return;
-    entry.settled = true;
-    const { rowId } = entry.row;
-    const t = this.o.clock.now();
-    const c = this.counters;
-    switch (outcome.kind) {
-      case 'ack':
-        entry.ticket.success();
-        c.published++;
-        c.lastSuccessTs = t;
-        // The row stays in flight until its delete commits, so no batch can pick it up again.
-        this.pendingAcks.push(entry);
-        break;
-      case 'dead-letter':
-        // The broker is healthy; this one message is not acceptable to it.
-        entry.ticket.success();
-        c.deadLettered++;
-        this.o.log.error(
-          { rowId, topic: entry.row.topic, reason: outcome.reason },
-          'link: broker refused a message for good',
-        );
-        this.write(() => this.o.outbox.deadLetter(rowId, outcome.reason, t));
-        this.release(entry);
-        break;
-      case 'retry':
-        entry.ticket.failure();
-        c.retries++;
-        this.o.noteError(outcome.reason);
-        this.write(() => this.o.outbox.retry(rowId, outcome.reason, t));
-        this.release(entry);
-        break;
-      case 'lost':
-        // Not the broker's health: the session deals with lost connections.
-        entry.ticket.cancel();
-        this.write(() => this.o.outbox.retry(rowId, 'connection lost', t));
-        this.release(entry);
-        break;
-    }
-    this.notify();
+    if (this.settler.settle(entry, outcome)) this.notify();
   }
 
-  private write(fn: () => void): void {
-    if (this.closed) return;
-    try {
-      fn();
-    } catch (err) {
-      this.o.noteError(`outbox: ${errorText(err)}`);
-      this.o.log.error({ err }, 'link: outbox update failed');
-    }
-  }
-
-  private release(entry: InFlight): void {
-    this.inFlight.remove(entry);
-    this.changed();
-  }
-
-  /** Commits the PUBACKs received since the last call in one transaction. */
   private flushAcks(): void {
-    if (this.pendingAcks.length === 0) return;
-    const batch = this.pendingAcks;
-    this.pendingAcks = [];
-    const t = this.o.clock.now();
-    this.write(() =>
-      this.o.store.transaction(() => {
-        for (const e of batch) this.o.outbox.ack(e.row.rowId, t);
-      }),
-    );
-    for (const e of batch) this.release(e);
+    this.settler.flushAcks();
   }
 
   /** PUBACK timeouts: a failure for the breaker, but the row stays in flight until the connection settles it. */
