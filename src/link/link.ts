@@ -18,8 +18,10 @@ export interface LinkContext extends InboxOptions {
   mqtt: MqttConfig;
   outbox: OutboxQueue;
   version: string;
-  /** Time, timers and chance for everything the link does; default the system clock. */
+  /** Time, timers and chance for everything the link does (its inbox too); default the system clock. */
   clock?: Clock;
+  /** Accepted for compatibility and not read: the link's time is `clock`'s. */
+  now?: () => number;
   /** How the link reaches the brokers; default mqtt.js. */
   transport?: BrokerTransport;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
