@@ -13,8 +13,8 @@ import type { BrokerConnection } from './transport.js';
 
 /** Consecutive publish failures or PUBACK timeouts that open the circuit breaker. */
 export const BREAKER_THRESHOLD = 5;
-/** How often an idle drain looks at the outbox when nobody calls notify() (retries come due by time). */
-const IDLE_POLL_MS = 500;
+/** How often an idle drain looks at the outbox when nobody calls notify(), by default. */
+export const DEFAULT_IDLE_POLL_MS = 500;
 /** How soon a drain the breaker refused tries again. */
 const OPEN_POLL_MS = 250;
 /** MQTT 5 Receive Maximum when the broker does not state one. */
@@ -30,6 +30,8 @@ export interface DrainOptions {
   store: Pick<LinkStore, 'transaction'>;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
   startJitterMs: number;
+  /** How often an idle drain looks at the outbox anyway (a producer that did not notify). */
+  idlePollMs: number;
   /** Other publishes awaiting PUBACK on the connection (status): they count against its cap too. */
   othersInFlight: (conn: BrokerConnection) => number;
   noteError: (message: string) => void;
@@ -241,7 +243,7 @@ export class Drain {
     } catch (err) {
       this.o.noteError(`outbox: ${errorText(err)}`);
       this.o.log.error({ err }, 'link: reading the outbox failed');
-      this.pumpIn(IDLE_POLL_MS);
+      this.pumpIn(this.o.idlePollMs);
       return;
     }
     if (this.throttle.spent(rows.length, want)) this.o.log.debug('link: backlog drained, throttle off');
@@ -254,7 +256,7 @@ export class Drain {
       this.launch(conn, row, ticket);
     }
     if (rows.length === 0) {
-      this.pumpIn(IDLE_POLL_MS);
+      this.pumpIn(this.o.idlePollMs);
       return;
     }
     this.notify();

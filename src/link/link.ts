@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Signer } from '../protocol/signing.js';
 import type { OutboxQueue } from '../store/outbox-types.js';
 import { createMqttTransport } from './connection.js';
-import { Drain } from './drain.js';
+import { DEFAULT_IDLE_POLL_MS, Drain } from './drain.js';
 import { createInbox, type InboxOptions, type InboxStats } from './inbox.js';
 import { Session } from './session.js';
 import { StatusPublisher } from './status-publisher.js';
@@ -26,6 +26,11 @@ export interface LinkContext extends InboxOptions {
   transport?: BrokerTransport;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
   drainStartJitterMs?: number;
+  /**
+   * How often an idle drain looks at the outbox when nobody called notify(); default 500 ms. Only a
+   * safety net: every producer notifies.
+   */
+  idlePollMs?: number;
   /** Signs the status messages (and the will) the link builds itself; without it they go unsigned. */
   signer?: Signer;
 }
@@ -119,6 +124,7 @@ export function createLink(ctx: LinkContext): Link {
     outbox: ctx.outbox,
     store,
     startJitterMs: ctx.drainStartJitterMs ?? DEFAULT_DRAIN_START_JITTER_MS,
+    idlePollMs: ctx.idlePollMs ?? DEFAULT_IDLE_POLL_MS,
     othersInFlight: (conn) => status.inFlight(conn),
     noteError,
   });

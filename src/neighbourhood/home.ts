@@ -68,6 +68,11 @@ interface Proc {
   link: Link;
 }
 
+/**
+ * The links' safety poll of an idle outbox: every producer here notifies the link (the host after each
+ * step), so the poll finds nothing; at the service's 500 ms it would be nine events in ten of a run.
+ */
+const IDLE_POLL_MS = 10_000;
 /** The links' MQTT settings: the service's defaults (32 in flight, 10 s ack timeout, 1–60 s backoff). */
 const LINK_MQTT: MqttConfig = configSchema.parse({
   home: { id: 'sim', zone: 'sim' },
@@ -195,6 +200,7 @@ export class SimHome {
       clock: proc.clock,
       transport: proc.transport,
       version: 'sim',
+      idlePollMs: IDLE_POLL_MS,
       signer: this.setup.signer,
       onMessage: (env) => {
         proc.host.message(env);
