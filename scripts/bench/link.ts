@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { createEnvelope, encodeEnvelope } from '../../src/protocol/envelope.js';
 import { telemetryMessage } from '../../src/protocol/messages.js';
 import { homeTopic } from '../../src/protocol/topics.js';
+import { uuidv7 } from '../../src/protocol/uuidv7.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { freePort, round, sleep } from './util.js';
 
@@ -29,6 +30,8 @@ const PER_TX = 100;
 /** Raw and link runs alternate this many times; the best of each is kept (the machine may be shared). */
 const ROUNDS = 3;
 const HOME = { id: 'home-b', zone: 'bench' };
+/** The slot the bench's trades are for. */
+const SLOT = Date.UTC(2030, 0, 1, 10);
 
 async function until(
   check: () => boolean | Promise<boolean>,
@@ -144,7 +147,18 @@ function tradeMessage(store: Store, n: number) {
     zone: HOME.zone,
     seq: store.seq.next(),
     ts: now,
-    body: { n, wh: 250, priceCentsPerKwh: 12, slot: '2030-01-01T10:00Z', buyer: 'home-c' },
+    body: {
+      tradeId: uuidv7(now),
+      acceptId: uuidv7(now),
+      seller: HOME.id,
+      buyer: 'home-c',
+      slot: SLOT,
+      slotMs: 15 * 60_000,
+      version: 1,
+      energyWh: 250 + (n % 100),
+      priceCentsPerKwh: 12,
+      confirmedAt: SLOT - 5 * 60_000,
+    },
   });
   return {
     id: env.id,

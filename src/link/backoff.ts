@@ -8,7 +8,7 @@ export class ReconnectBackoff {
   constructor(
     private readonly baseMs: number,
     private readonly capMs: number,
-    private readonly random: () => number = Math.random,
+    private readonly random: () => number,
   ) {
     this.last = baseMs;
   }

@@ -1,9 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { connect, type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import type { MqttConfig } from '../config/schema.js';
+import {
+  connect,
+  type IClientOptions,
+  type IClientPublishOptions,
+  type IConnackPacket,
+  type MqttClient,
+} from 'mqtt';
+import { type Clock, systemClock } from '../core/clock.js';
 import { reasonCodeOf, UNSUPPORTED_PROTOCOL_CODES } from './reason-codes.js';
+import type {
+  BrokerConnection,
+  BrokerTransport,
+  ConnectParams,
+  ProtocolVersion,
+  PublishOptions,
+} from './transport.js';
 
-export type ProtocolVersion = 4 | 5;
+/** The link's transport over mqtt.js: real sockets, MQTT 5 with a fallback to 3.1.1. */
 
 /** How long the broker keeps the session (inbox subscription and queued messages) after a disconnect. */
 export const SESSION_EXPIRY_S = 3600;
@@ -20,28 +33,18 @@ export const INBOUND_SLICE_MS = 5;
 /** The broker drops larger messages for us instead of sending them (the inbox refuses > 16 KiB anyway). */
 export const MAX_INBOUND_PACKET_BYTES = 256 * 1024;
 
-export interface ConnectParams {
-  url: string;
+interface VersionedParams extends ConnectParams {
   protocolVersion: ProtocolVersion;
-  clientId: string;
-  mqtt: MqttConfig;
-  /** A persistent session: subscriptions and QoS 1 messages wait at the broker while the link is away. */
-  persistent: boolean;
-  will?: { topic: string; payload: Buffer };
-  /** Attached at client creation: queued session messages can arrive in the same read as the CONNACK. */
-  onMessage?: (topic: string, payload: Buffer) => void;
-  /** Aborts the attempt (the link is stopping). */
-  signal?: AbortSignal;
 }
 
-export interface Connection {
+interface Connection {
   client: MqttClient;
   connack: IConnackPacket;
   url: string;
   protocolVersion: ProtocolVersion;
 }
 
-function clientOptions(p: ConnectParams): IClientOptions {
+function clientOptions(p: VersionedParams): IClientOptions {
   const opts: IClientOptions = {
     clientId: p.clientId,
     protocolVersion: p.protocolVersion,
@@ -76,7 +79,7 @@ function clientOptions(p: ConnectParams): IClientOptions {
 }
 
 /** One connection attempt: resolves on CONNACK success, rejects on the first error or close. */
-export function connectOnce(p: ConnectParams): Promise<Connection> {
+function connectOnce(p: VersionedParams): Promise<Connection> {
   return new Promise((resolve, reject) => {
     let client: MqttClient;
     try {
@@ -102,7 +105,8 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
       client.off('close', onClose);
       client.off('connect', onConnect);
       p.signal?.removeEventListener('abort', onAbort);
-      // A listener must stay: mqtt.js throws on an 'error' nobody listens to.
+      // A listener must stay: mqtt.js throws on an 'error' nobody listens to. The link attaches its own
+      // (which logs) once connected; a failed attempt has already been reported through reject().
       client.on('error', () => {});
     };
     client.on('error', onError);
@@ -112,15 +116,17 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
       const onMessage = p.onMessage;
       client.on('message', (topic, payload) => onMessage(topic, payload));
       // mqtt.js takes the next packet (and sends the PUBACK) when this calls back: the documented hook
-      // for inbound backpressure.
-      let sliceStart = performance.now();
+      // for inbound backpressure. The slices share out the real event loop the socket runs on, so they
+      // are timed on the system clock whatever clock the link runs on.
+      const clock = systemClock;
+      let sliceStart = clock.now();
       client.handleMessage = (_packet, callback) => {
-        if (performance.now() - sliceStart < INBOUND_SLICE_MS) {
+        if (clock.now() - sliceStart < INBOUND_SLICE_MS) {
           callback();
           return;
         }
-        setImmediate(() => {
-          sliceStart = performance.now();
+        clock.soon(() => {
+          sliceStart = clock.now();
           callback();
         });
       };
@@ -134,10 +140,7 @@ export function connectOnce(p: ConnectParams): Promise<Connection> {
  * Connects with MQTT 5 and falls back to 3.1.1 when the broker refuses 5 (CONNACK "unacceptable protocol
  * version"). `known` remembers per broker URL the version that worked, so the fallback costs one attempt.
  */
-export async function connectNegotiated(
-  p: Omit<ConnectParams, 'protocolVersion'>,
-  known: Map<string, ProtocolVersion>,
-): Promise<Connection> {
+async function connectNegotiated(p: ConnectParams, known: Map<string, ProtocolVersion>): Promise<Connection> {
   const version = known.get(p.url) ?? 5;
   try {
     const conn = await connectOnce({ ...p, protocolVersion: version });
@@ -150,4 +153,68 @@ export async function connectNegotiated(
     known.set(p.url, 4);
     return conn;
   }
+}
+
+/** A live mqtt.js client seen through the link's BrokerConnection. */
+class MqttConnection implements BrokerConnection {
+  readonly url: string;
+  readonly protocolVersion: ProtocolVersion;
+  readonly receiveMaximum: number | undefined;
+  readonly maximumPacketSize: number | undefined;
+  private readonly client: MqttClient;
+
+  constructor(
+    c: Connection,
+    private readonly clock: Clock,
+  ) {
+    this.client = c.client;
+    this.url = c.url;
+    this.protocolVersion = c.protocolVersion;
+    this.receiveMaximum = c.connack.properties?.receiveMaximum;
+    this.maximumPacketSize = c.connack.properties?.maximumPacketSize;
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  async publish(topic: string, payload: Buffer, o: PublishOptions): Promise<void> {
+    const opts: IClientPublishOptions = { qos: o.qos, retain: o.retain };
+    if (this.protocolVersion === 5 && o.expiresAt !== undefined) {
+      const seconds = Math.ceil((o.expiresAt - this.clock.now()) / 1000);
+      opts.properties = { messageExpiryInterval: Math.max(1, seconds) };
+    }
+    await this.client.publishAsync(topic, payload, opts);
+  }
+
+  async subscribe(filters: readonly string[]): Promise<void> {
+    const v5 = this.protocolVersion === 5;
+    const subs = Object.fromEntries(
+      filters.map((f) => [f, v5 ? { qos: 1 as const, nl: true } : { qos: 1 as const }]),
+    );
+    await this.client.subscribeAsync(subs);
+  }
+
+  async end(force: boolean): Promise<void> {
+    if (force) this.client.end(true);
+    else await this.client.endAsync(false);
+  }
+
+  onClose(fn: () => void): void {
+    this.client.on('close', fn);
+  }
+
+  onError(fn: (err: Error) => void): void {
+    this.client.on('error', fn);
+  }
+}
+
+/** The transport the service uses; `clock` (the link's) gives the message expiry its seconds. */
+export function createMqttTransport(clock: Clock): BrokerTransport {
+  const versions = new Map<string, ProtocolVersion>();
+  return {
+    async connect(p) {
+      return new MqttConnection(await connectNegotiated(p, versions), clock);
+    },
+  };
 }

@@ -1,3 +1,5 @@
+import { systemClock } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { type DecodeFailure, decodeEnvelope, type Envelope, TYPE_TOPICS } from '../protocol/envelope.js';
 import type { VerifyFailure } from '../protocol/signing.js';
@@ -86,7 +88,7 @@ export interface Inbox {
 
 export function createInbox(opts: InboxOptions): Inbox {
   const { home, store, log } = opts;
-  const now = opts.now ?? Date.now;
+  const now = opts.now ?? systemClock.now;
   const inboxTopic = homeTopic(home.zone, home.id, 'inbox');
   const rejected = Object.fromEntries(INBOX_REJECT_REASONS.map((r) => [r, 0])) as Record<
     InboxRejectReason,
@@ -125,7 +127,7 @@ export function createInbox(opts: InboxOptions): Inbox {
     try {
       return check(topic, payload);
     } catch (err) {
-      return reject(topic, payload, 'handler-error', String(err));
+      return reject(topic, payload, 'handler-error', errorText(err));
     }
   }
 
@@ -172,7 +174,7 @@ export function createInbox(opts: InboxOptions): Inbox {
         return true;
       });
     } catch (err) {
-      return reject(topic, payload, 'handler-error', String(err), env);
+      return reject(topic, payload, 'handler-error', errorText(err), env);
     }
     if (!fresh) return reject(topic, payload, 'duplicate', `${env.from}/${env.id}`, env);
     accepted++;

@@ -1,3 +1,5 @@
+import { errorText } from '../core/errors.js';
+
 /**
  * What a failed publish means for its outbox row. MQTT 5 PUBACK reason codes that say "this message will
  * never be accepted as it is" move the row to the dead-letter table; everything else (quota exceeded,
@@ -26,6 +28,6 @@ export function classifyPublishError(err: unknown): PublishFailure {
   const code = reasonCodeOf(err);
   const dead = code === undefined ? undefined : DEAD_LETTER_REASON_CODES.get(code);
   if (dead !== undefined) return { kind: 'dead-letter', reason: `0x${code!.toString(16)} ${dead}` };
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   return { kind: 'retry', reason: code === undefined ? message : `0x${code.toString(16)} ${message}` };
 }

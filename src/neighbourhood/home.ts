@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { configSchema, type MqttConfig } from '../config/schema.js';
 import type { Engine } from '../engine/types.js';
-import { createInbox, type Inbox } from '../link/inbox.js';
+import { createLink, type Link } from '../link/link.js';
 import type { Logger } from '../log/logger.js';
+import type { Envelope } from '../protocol/envelope.js';
 import type { Signer, Verify } from '../protocol/signing.js';
 import { homeTopic } from '../protocol/topics.js';
 import { openStore } from '../store/index.js';
@@ -13,7 +15,8 @@ import { HomePlant, type PlantSpec } from './plant.js';
 import { PowerCutStore } from './power-cut-store.js';
 import type { Random } from './random.js';
 import type { Scheduler } from './scheduler.js';
-import { SimLink } from './sim-link.js';
+import { SimClock } from './sim-clock.js';
+import { SimTransport } from './sim-transport.js';
 import { ROGUE_ID, type WireRecorder } from './wire.js';
 
 export interface HomeSetup {
@@ -33,8 +36,12 @@ export interface HomeWorld {
   broker: SimBroker;
   net: Network;
   recorder: WireRecorder;
-  /** Link timings (connect delays). */
+  /** Connect latencies. */
   linkRnd: Random;
+  /** The links' own chance (backoff and drain jitter). */
+  linkClockRnd: Random;
+  /** An MQTT 3.1.1 broker: the links fall back to 3.1.1. */
+  legacyBroker: boolean;
   counts: FaultCounts;
   log: Logger;
   /** A home died: schedule its restart. */
@@ -56,11 +63,21 @@ export type CrashPoint = 'betweenSteps' | 'afterCommit' | 'midCommit';
 interface Proc {
   alive: boolean;
   host: TradingHost;
-  inbox: Inbox;
-  link: SimLink;
+  clock: SimClock;
+  transport: SimTransport;
+  link: Link;
 }
 
-const LINK = { maxInFlight: 32, ackTimeoutMs: 10_000 };
+/**
+ * The links' safety poll of an idle outbox: every producer here notifies the link (the host after each
+ * step), so the poll finds nothing; at the service's 500 ms it would be nine events in ten of a run.
+ */
+const IDLE_POLL_MS = 10_000;
+/** The links' MQTT settings: the service's defaults (32 in flight, 10 s ack timeout, 1–60 s backoff). */
+const LINK_MQTT: MqttConfig = configSchema.parse({
+  home: { id: 'sim', zone: 'sim' },
+  mqtt: { brokers: ['mqtt://sim-broker'] },
+}).mqtt!;
 /**
  * An armed crash that found no commit to interrupt within this long happens anyway (buyers commit
  * seldom: a few accepts and acknowledgements per slot).
@@ -71,9 +88,10 @@ const REMEMBERED = 16;
 
 /**
  * A simulated home: a real Store (in memory, kept across crashes), a real TradingHost with a real engine
- * and signer, a real inbox (validation, signature check, dedupe) and a simulated link, fed by a seeded
- * plant every cycle. A crash throws away the process (host, inbox, link, relays) and a restart builds
- * new ones over the same Store, so only what was committed survives.
+ * and signer, the real link (session, drain, status, inbox with validation, signature check and dedupe)
+ * on a simulated clock over a simulated transport, fed by a seeded plant every cycle. A crash throws away
+ * the process (host, link, its timers, relays) and a restart builds new ones over the same Store, so only
+ * what was committed survives.
  */
 export class SimHome {
   readonly id: string;
@@ -90,6 +108,8 @@ export class SimHome {
   /** engine_state writes of the processes that died (the running one's are in its host's stats). */
   private readonly pastStateWrites = { rows: 0, bytes: 0 };
   private readonly countDedupe: () => number;
+  /** The envelope the inbox handed over while handling the current message. */
+  private lastAccepted: Envelope | null = null;
 
   constructor(
     readonly setup: HomeSetup,
@@ -122,7 +142,7 @@ export class SimHome {
   }
 
   get connected(): boolean {
-    return this.proc?.link.isConnected === true;
+    return this.proc?.link.status().connected === true;
   }
 
   /** The running host (for the report, after the heal period). */
@@ -137,7 +157,7 @@ export class SimHome {
     this.boot();
   }
 
-  /** A new process over the same Store: a new host (from the stored state), inbox and link. */
+  /** A new process over the same Store: a new host (from the stored state) and link. */
   boot(): void {
     if (this.proc) return;
     const { sched, broker, net, recorder, log } = this.world;
@@ -146,6 +166,8 @@ export class SimHome {
     this.afterCommitArmed = false;
     const proc = {} as Proc;
     proc.alive = true;
+    // The link's own commits (PUBACK batches) are not the commits an armed crash aims at.
+    proc.clock = new SimClock(sched, this.world.linkClockRnd, (fn) => this.store.unarmed(fn));
     proc.host = new TradingHost({
       home,
       engine: this.setup.engine,
@@ -156,32 +178,40 @@ export class SimHome {
       actuate: (cmds) => this.actuate(proc, cmds),
       notify: () => this.notified(proc),
     });
-    proc.inbox = createInbox({
+    proc.transport = new SimTransport(
+      {
+        home: this.id,
+        sched,
+        clock: proc.clock,
+        broker,
+        net,
+        rnd: this.world.linkRnd,
+        onPublished: (msg) => recorder.publishedBy(this.id, msg),
+        inbound: (msg, handle) => this.receive(proc, msg, handle),
+      },
+      this.world.legacyBroker,
+    );
+    proc.link = createLink({
+      mqtt: { ...LINK_MQTT, clientId: this.id },
       home,
+      outbox: this.store.outbox,
       store: this.store,
       log,
-      now: () => sched.now,
-      onMessage: (env) => proc.host.message(env),
+      clock: proc.clock,
+      transport: proc.transport,
+      version: 'sim',
+      idlePollMs: IDLE_POLL_MS,
+      signer: this.setup.signer,
+      onMessage: (env) => {
+        proc.host.message(env);
+        this.lastAccepted = env;
+      },
       onOfferWithdrawn: (h) => proc.host.offerWithdrawn(h),
       ...(this.setup.verify ? { verify: this.setup.verify } : {}),
     });
-    proc.link = new SimLink({
-      home: this.id,
-      outbox: this.store.inner.outbox,
-      broker,
-      net,
-      sched,
-      subscriber: {
-        id: this.id,
-        filters: proc.inbox.subscriptions,
-        receive: (msg) => this.receive(proc, msg),
-      },
-      onPublished: (msg) => recorder.publishedBy(this.id, msg),
-      ...LINK,
-    });
     this.proc = proc;
     proc.host.start();
-    if (proc.alive) this.connectLater(proc);
+    if (proc.alive) proc.link.start();
   }
 
   /** Kills the process at the given point (an armed point waits for the next commit, up to a deadline). */
@@ -205,14 +235,9 @@ export class SimHome {
     this.store.disarm();
   }
 
-  /** The network cut the home off. */
+  /** The network cut the home off: the connection drops; the link reconnects once it is back. */
   partitioned(): void {
-    this.proc?.link.disconnect();
-  }
-
-  /** The network is back: the link reconnects after its backoff. */
-  reachable(): void {
-    if (this.proc) this.connectLater(this.proc);
+    this.proc?.transport.cut();
   }
 
   close(): void {
@@ -226,26 +251,21 @@ export class SimHome {
     sched.after(this.setup.cycleMs, () => this.tickLoop());
   }
 
-  private connectLater(proc: Proc): void {
-    const delay = this.world.linkRnd.int(500, 3_000);
-    this.world.sched.after(delay, () => {
-      if (this.proc === proc && proc.alive && !this.world.net.isCut(this.id)) proc.link.connect();
-    });
-  }
-
-  private receive(proc: Proc, msg: WireMessage): boolean {
-    if (!proc.alive) return false;
-    const rogue = msg.from === ROGUE_ID;
-    const outcome = rogue
-      ? this.store.unarmed(() => proc.inbox.handle(msg.topic, msg.payload))
-      : proc.inbox.handle(msg.topic, msg.payload);
-    // A message step finishes its after-commit work in a microtask.
-    this.world.sched.yieldAfterEvent();
-    if (outcome.kind === 'accepted' && !rogue) {
-      this.accepted.push({ payload: msg.payload, topic: msg.topic, exp: outcome.envelope.exp });
+  /** One inbound message for the link's inbox; remembers what it accepted (for the rogue's replays). */
+  private receive(proc: Proc, msg: WireMessage, handle: () => void): void {
+    if (!proc.alive) return;
+    this.lastAccepted = null;
+    if (msg.from === ROGUE_ID) {
+      this.store.unarmed(handle);
+      return;
+    }
+    handle();
+    // Accepted and committed: the handler ran and no power cut killed the process in the commit.
+    const env = this.lastAccepted as Envelope | null;
+    if (env !== null && proc.alive) {
+      this.accepted.push({ payload: msg.payload, topic: msg.topic, exp: env.exp });
       if (this.accepted.length > REMEMBERED) this.accepted.shift();
     }
-    return proc.alive;
   }
 
   private notified(proc: Proc): void {
@@ -265,7 +285,8 @@ export class SimHome {
     const { rows, bytes } = proc.host.stats().stateWrites;
     this.pastStateWrites.rows += rows;
     this.pastStateWrites.bytes += bytes;
-    proc.link.stop();
+    proc.clock.kill();
+    proc.transport.kill();
     this.plant.allOff();
     this.afterCommitArmed = false;
     if (point !== 'midCommit') this.store.disarm();

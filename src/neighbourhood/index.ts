@@ -1,5 +1,5 @@
 /**
- * The deterministic neighbourhood simulation: many homes (real store, host, engine, signatures, inbox)
+ * The deterministic neighbourhood simulation: many homes (real store, host, engine, signatures, link)
  * around a simulated broker and a faulty network, on a simulated clock, with invariant checks.
  */
 export type { WireMessage } from './broker.js';

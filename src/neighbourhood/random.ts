@@ -46,9 +46,12 @@ export class Random {
 export const STREAM = {
   homes: 1,
   network: 2,
+  /** Connect latencies of the simulated transport. */
   links: 3,
   crashes: 4,
   partitions: 5,
   meters: 6,
   rogue: 7,
+  /** The links' own chance (reconnect backoff, drain start jitter, breaker jitter). */
+  linkClocks: 8,
 } as const;

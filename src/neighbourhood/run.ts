@@ -152,6 +152,8 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
     net,
     recorder,
     linkRnd,
+    linkClockRnd: new Random(opts.seed, STREAM.linkClocks),
+    legacyBroker: faults.legacyBroker,
     counts,
     log,
     storeDir: opts.storeDir ?? null,
@@ -225,8 +227,9 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
       h.partitioned();
     }
     const healAt = Math.min(sched.now + partRnd.int(faults.partitionMs[0], faults.partitionMs[1]), healStart);
+    // The links reconnect on their own once the route is back.
     sched.at(healAt, () => {
-      for (const h of cut) if (net.heal(h.id)) h.reachable();
+      for (const h of cut) net.heal(h.id);
     });
   });
   const rogue = new RogueClient({
@@ -244,11 +247,10 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
 
   sched.at(healStart, () => {
     net.faulty = false;
-    const cutOff = new Set(net.healAll());
+    net.healAll();
     for (const h of homes) {
       h.disarm();
       h.plant.clearMeterFault();
-      if (cutOff.has(h.id)) h.reachable();
     }
   });
 

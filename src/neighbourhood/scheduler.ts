@@ -1,7 +1,8 @@
 /**
  * The simulated clock: a discrete-event scheduler. Events run in time order, and events due at the same
  * time in the order they were scheduled, so a run depends on nothing but its inputs. Nothing here reads
- * the wall clock or uses real timers.
+ * the wall clock or uses real timers; an event that leaves promise callbacks behind asks for a turn of
+ * the event loop (nothing else is pending there in a run) so they all finish before the next event.
  */
 interface Pending {
   at: number;
@@ -38,7 +39,7 @@ export class Scheduler {
 
   /**
    * The current event left work queued as microtasks (a step inside another transaction finishes its
-   * after-commit work in one): let it run before the next event.
+   * after-commit work in one; the link's promise chains): let all of it run before the next event.
    */
   yieldAfterEvent(): void {
     this.yieldRequested = true;
@@ -55,7 +56,8 @@ export class Scheduler {
       next.run();
       if (this.yieldRequested) {
         this.yieldRequested = false;
-        await Promise.resolve();
+        // One turn of the event loop: the microtask queue is drained completely, however long its chains.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
     this.current = Math.max(this.current, until);

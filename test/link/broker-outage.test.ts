@@ -1,9 +1,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OutboxClass } from '../../src/store/outbox-types.js';
 import { scale, timeoutFor } from '../helpers/long.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
-import { waitFor } from '../helpers/ports.js';
-import { awaitDelivered, linkParts, mqttConfig, type Produced, produce } from './helpers.js';
+import {
+  driveDelivered,
+  driveFor,
+  driveUntil,
+  linkParts,
+  mqttConfig,
+  type Produced,
+  produce,
+} from './helpers.js';
 
 const OUTAGE_MS = scale(30_000, 300_000);
 const DURING = 1000;
@@ -25,45 +33,54 @@ describe('broker outage', () => {
         drainRatePerS: 500,
       });
       // The link's default drain-start jitter, as in service: the backlog waits for it after the reconnect.
-      const link = parts.link(ts, mqtt, { drainStartJitterMs: undefined });
+      // The outage, the backoff and the throttle run on the test's clock; the broker and sockets are real.
+      const clock = new ManualClock(Date.now());
+      const link = parts.link(ts, mqtt, { drainStartJitterMs: undefined, clock });
       const produced: Produced[] = produce(ts.store, 'trade', 50);
       link.notify();
-      await awaitDelivered('before the outage', produced, [receiver], 15_000);
+      await driveDelivered(clock, 'before the outage', produced, [receiver], 15_000);
 
       await broker.stop();
-      await waitFor(() => !link.status().connected, 5000, 'link notices the outage');
+      await driveUntil(clock, () => !link.status().connected, 'link notices the outage', { timeoutMs: 5000 });
       const classes: OutboxClass[] = ['trade', 'settlement', 'telemetry'];
       const ticks = 100;
       for (let i = 0; i < ticks; i++) {
         produced.push(...produce(ts.store, classes[i % classes.length]!, DURING / ticks));
         link.notify();
-        await new Promise((r) => setTimeout(r, OUTAGE_MS / ticks));
+        await driveFor(clock, OUTAGE_MS / ticks, 50);
       }
-      expect(ts.store.outbox.stats(Date.now()).rows).toBe(DURING);
+      expect(ts.store.outbox.stats(clock.now()).rows).toBe(DURING);
       const attemptsWhileDown = link.status().lastError;
       expect(attemptsWhileDown).toMatch(/connect/);
 
       await broker.start();
-      await waitFor(() => link.status().connected, 10_000, 'reconnect within the backoff cap');
-      const reconnectedAt = Date.now();
+      await driveUntil(clock, () => link.status().connected, 'reconnect within the backoff cap', {
+        timeoutMs: 10_000,
+      });
+      const reconnectedAt = clock.now();
       expect(link.status().throttled).toBe(true);
-      const report = await awaitDelivered(
+      const report = await driveDelivered(
+        clock,
         `broker stopped ${OUTAGE_MS / 1000} s`,
         produced,
         [receiver],
         30_000,
       );
-      const drainMs = Date.now() - reconnectedAt;
+      const drainMs = clock.now() - reconnectedAt;
       console.log(
-        `outage: backlog of ${DURING} delivered ${drainMs} ms after the reconnect (throttle 500/s)`,
+        `outage: backlog of ${DURING} delivered ${drainMs} ms (link clock) after the reconnect (throttle 500/s)`,
       );
       // The backlog drain was throttled to drainRatePerS: it cannot have been faster than rate allows.
       expect(drainMs).toBeGreaterThanOrEqual(((DURING - 50) / 500) * 1000);
       // The throttle turns off at the next pump that finds fewer rows than it may send.
-      await waitFor(() => !link.status().throttled, 5000, 'throttle off once the backlog is drained');
+      await driveUntil(clock, () => !link.status().throttled, 'throttle off once the backlog is drained', {
+        timeoutMs: 5000,
+      });
       expect(report.missing).toBe(0);
       expect(report.misordered).toBe(0);
-      await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
+      await driveUntil(clock, () => ts.store.outbox.stats(clock.now()).rows === 0, 'outbox empty', {
+        timeoutMs: 5000,
+      });
       expect(link.status().reconnects).toBe(1);
     },
     timeoutFor(90_000, 600_000),

@@ -1,10 +1,12 @@
 import { connect, type IPublishPacket } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { homeTopic } from '../../src/protocol/topics.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
 import {
-  awaitDelivered,
+  driveDelivered,
+  driveUntil,
   HOME,
   linkParts,
   makeMessage,
@@ -47,12 +49,16 @@ describe('offers and accepts that expire', () => {
     const broker = await startMosquitto({ persistence: true });
     const receiver = await parts.receiver(broker.url, 'expiry');
     const ts = parts.store();
-    const link = parts.link(ts, mqttConfig([broker.url], { reconnectBaseMs: 200, reconnectMaxMs: 1000 }));
-    await waitFor(() => link.status().connected, 10_000, 'connected');
+    // The link's time is the test's: rows expire when the clock says so, not after a real pause.
+    const clock = new ManualClock(Date.now());
+    const link = parts.link(ts, mqttConfig([broker.url], { reconnectBaseMs: 200, reconnectMaxMs: 1000 }), {
+      clock,
+    });
+    await driveUntil(clock, () => link.status().connected, 'connected');
     await broker.stop();
-    await waitFor(() => !link.status().connected, 5000, 'offline');
+    await driveUntil(clock, () => !link.status().connected, 'offline');
 
-    const now = Date.now();
+    const now = clock.now();
     const stale: string[] = [];
     const live: Produced[] = [];
     ts.store.transaction(() => {
@@ -77,17 +83,18 @@ describe('offers and accepts that expire', () => {
       live.push({ id: longOffer.id, class: 'offer' });
     });
     live.push(...produce(ts.store, 'trade', 10));
-    await new Promise((r) => setTimeout(r, 1200));
+    await clock.advance(1200);
 
     await broker.start();
-    const report = await awaitDelivered('expiry', live, [receiver], 15_000);
-    await waitFor(() => ts.store.outbox.stats(Date.now()).rows === 0, 5000, 'outbox empty');
-    await new Promise((r) => setTimeout(r, 500));
+    const report = await driveDelivered(clock, 'expiry', live, [receiver], 15_000);
+    await driveUntil(clock, () => ts.store.outbox.stats(clock.now()).rows === 0, 'outbox empty');
     const staleReceived = stale.filter((id) => receiver.seen.has(id));
     console.log(`expiry: stale never sent ${stale.length - staleReceived.length}/${stale.length}`);
     expect(report.missing).toBe(0);
+    // The link published the live rows and nothing else, so no stale row can still be on its way.
+    expect(link.status().published).toBe(live.length);
     expect(staleReceived).toEqual([]);
-    expect(ts.store.outbox.stats(Date.now()).drops.expired).toBe(stale.length);
+    expect(ts.store.outbox.stats(clock.now()).drops.expired).toBe(stale.length);
 
     // The live offer is retained with an MQTT 5 message expiry derived from expiresAt.
     const retained = await retainedOffer(broker.url);
@@ -97,12 +104,12 @@ describe('offers and accepts that expire', () => {
     expect(expiry).toBeLessThanOrEqual(60);
 
     // A short-lived offer replaces it; once expired, the broker no longer hands it to new subscribers.
-    const short = makeMessage(ts.store, 'offer', 100, { expiresAt: Date.now() + 1500 });
-    ts.store.transaction(() => ts.store.outbox.enqueue(short, Date.now()));
+    // The broker expires it on its own (real) clock: poll until it stops handing it out.
+    const short = makeMessage(ts.store, 'offer', 100, { expiresAt: clock.now() + 1500 });
+    ts.store.transaction(() => ts.store.outbox.enqueue(short, clock.now()));
     link.notify();
-    await waitFor(() => receiver.seen.has(short.id), 5000, 'short offer sent');
+    await driveUntil(clock, () => receiver.seen.has(short.id), 'short offer sent', { timeoutMs: 5000 });
     expect(JSON.parse((await retainedOffer(broker.url))!.payload.toString()).id).toBe(short.id);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(await retainedOffer(broker.url)).toBeNull();
+    await waitFor(async () => (await retainedOffer(broker.url)) === null, 10_000, 'short offer expired', 0);
   }, 60_000);
 });

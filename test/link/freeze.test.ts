@@ -1,8 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Link, LinkStatus } from '../../src/link/link.js';
-import { waitFor } from '../helpers/ports.js';
-import { awaitDelivered, awaitOnline, linkParts, mqttConfig, produce, type TempStore } from './helpers.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import {
+  awaitOnline,
+  driveDelivered,
+  driveFor,
+  driveUntil,
+  linkParts,
+  mqttConfig,
+  produce,
+  type TempStore,
+} from './helpers.js';
 
 /**
  * Bytes waiting unread in the kernel on the broker's side of its connections: with the broker frozen,
@@ -60,9 +69,12 @@ describe('frozen broker and Receive Maximum', () => {
     const receiver = await parts.receiver(broker.url, 'freeze');
     const ts = parts.store();
     const cap = 8;
+    // PUBACK timeouts, the breaker and its probes run on the test's clock.
+    const clock = new ManualClock(Date.now());
     const link = parts.link(
       ts,
       mqttConfig([broker.url], { ackTimeoutMs: 800, maxInFlight: cap, keepaliveS: 120 }),
+      { clock },
     );
     await awaitOnline(broker.url);
 
@@ -70,17 +82,20 @@ describe('frozen broker and Receive Maximum', () => {
     const watch = watchInFlight(link);
     const produced = produce(ts.store, 'trade', 500, 50, { payloadBytes: 1000 });
     link.notify();
-    await waitFor(() => link.status().breaker === 'open', 10_000, 'breaker open');
-    // Probes while open (half-open after a growing delay) must still stay within the cap.
-    await new Promise((r) => setTimeout(r, 3000));
+    await driveUntil(clock, () => link.status().breaker === 'open', 'breaker open', { timeoutMs: 10_000 });
+    // Probes while open (half-open after a growing delay) must still stay within the cap: 3 s of the
+    // link's time, several half-open delays of 0.4–0.8 s.
+    await driveFor(clock, 3000);
     const frozen: LinkStatus = link.status();
     const unread = brokerUnreadBytes(broker.port);
     const perMessage = publishBytes(ts);
-    const rowsHeld = ts.store.outbox.stats(Date.now()).rows;
+    const rowsHeld = ts.store.outbox.stats(clock.now()).rows;
 
     broker.thaw();
-    const report = await awaitDelivered('broker frozen', produced, [receiver], 30_000);
-    await waitFor(() => link.status().breaker === 'closed', 10_000, 'breaker closed');
+    const report = await driveDelivered(clock, 'broker frozen', produced, [receiver], 30_000);
+    await driveUntil(clock, () => link.status().breaker === 'closed', 'breaker closed', {
+      timeoutMs: 10_000,
+    });
     const maxInFlight = watch.stop();
     console.log(
       `frozen: ackTimeouts=${frozen.ackTimeouts} inFlight=${frozen.inFlight} unreadBytes=${unread} rowsHeld=${rowsHeld} maxInFlight=${maxInFlight}`,
@@ -101,20 +116,23 @@ describe('frozen broker and Receive Maximum', () => {
     const broker = await parts.broker({ conf: ['max_inflight_messages 5'] });
     const receiver = await parts.receiver(broker.url, 'rmax');
     const ts = parts.store();
-    const link = parts.link(ts, mqttConfig([broker.url], { maxInFlight: 32, keepaliveS: 120 }));
+    const clock = new ManualClock(Date.now());
+    const link = parts.link(ts, mqttConfig([broker.url], { maxInFlight: 32, keepaliveS: 120 }), { clock });
     await awaitOnline(broker.url);
     expect(link.status().inFlightCap).toBe(5);
 
     broker.freeze();
     const produced = produce(ts.store, 'trade', 200, 50, { payloadBytes: 1000 });
     link.notify();
-    await waitFor(() => link.status().inFlight === 5, 5000, 'window full');
-    await new Promise((r) => setTimeout(r, 1000));
+    await driveUntil(clock, () => link.status().inFlight === 5, 'window full', { timeoutMs: 5000 });
+    // Nothing more goes out however long the link waits: 12 s of its time, past the ack timeout (10 s),
+    // so the PUBACK timeouts, the breaker and its probe have all had their turn.
+    await driveFor(clock, 12_000, 50);
     const unread = brokerUnreadBytes(broker.port);
     const perMessage = publishBytes(ts);
     broker.thaw();
 
-    const report = await awaitDelivered('receive maximum 5', produced, [receiver]);
+    const report = await driveDelivered(clock, 'receive maximum 5', produced, [receiver]);
     console.log(`receive maximum: unreadBytes=${unread} peakInFlight=${link.status().peakInFlight}`);
     // Five PUBLISH packets reached the frozen broker, not six.
     expect(Math.floor(unread / perMessage)).toBe(5);

@@ -10,6 +10,7 @@ import { telemetryMessage } from '../../src/protocol/messages.js';
 import { homeTopic, type TopicKind } from '../../src/protocol/topics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { OutboxClass, OutboxMessage } from '../../src/store/outbox-types.js';
+import type { ManualClock } from '../helpers/manual-clock.js';
 import {
   type Mosquitto,
   type MosquittoOptions,
@@ -97,6 +98,41 @@ export interface LinkParts {
   dispose(): Promise<void>;
 }
 
+/** Links running on a ManualClock: stopping one drives its clock (the stop's deadline is on it). */
+const manualClocks = new WeakMap<Link, ManualClock>();
+
+async function stopLink(link: Link, stopMs: number): Promise<void> {
+  const clock = manualClocks.get(link);
+  if (!clock) return link.stop(stopMs);
+  let stopped = false;
+  const stopping = link.stop(stopMs).then(() => {
+    stopped = true;
+  });
+  await driveUntil(clock, () => stopped, 'link stopped', { timeoutMs: stopMs + 10_000 });
+  await stopping;
+}
+
+/**
+ * Runs a link on a ManualClock against real I/O (a real mosquitto): advances the clock `stepMs` at a
+ * time, giving real I/O a turn between steps, until `check` holds; fails after `timeoutMs` of real time.
+ * Every timer of the link runs only here, so what it does between two checks is bounded by the clock.
+ */
+export async function driveUntil(
+  clock: ManualClock,
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  opts: { stepMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const { stepMs = 10, timeoutMs = 20_000 } = opts;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await clock.advance(stepMs);
+    // Real I/O (sockets, the broker) gets its turn between two steps.
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 export function linkParts(stopMs = 1000): LinkParts {
   const parts: LinkParts = {
     brokers: [],
@@ -121,11 +157,13 @@ export function linkParts(stopMs = 1000): LinkParts {
     link(...args) {
       const link = startLink(...args);
       parts.links.push(link);
+      const clock = args[2]?.clock;
+      if (clock && 'advance' in clock) manualClocks.set(link, clock as ManualClock);
       return link;
     },
     async dispose() {
       for (const b of parts.brokers.splice(0)) b.thaw();
-      for (const l of parts.links.splice(0)) await l.stop(stopMs);
+      for (const l of parts.links.splice(0)) await stopLink(l, stopMs);
       for (const r of parts.receivers.splice(0)) await r.close();
       for (const ts of parts.stores.splice(0)) ts.dispose();
       await stopAllMosquittos();
@@ -366,6 +404,31 @@ export async function awaitDelivered(
   const report = countingReport(produced, receivers);
   printReport(name, report);
   return report;
+}
+
+/** awaitDelivered for a link on a ManualClock: drives the clock until the receivers got everything. */
+export async function driveDelivered(
+  clock: ManualClock,
+  name: string,
+  produced: readonly Produced[],
+  receivers: readonly Receiver[],
+  timeoutMs = 20_000,
+): Promise<CountingReport> {
+  await driveUntil(clock, () => countingReport(produced, receivers).missing === 0, `${name}: all delivered`, {
+    timeoutMs,
+  });
+  const report = countingReport(produced, receivers);
+  printReport(name, report);
+  return report;
+}
+
+/** Drives the clock `ms` forward, `stepMs` at a time, with real I/O between the steps. */
+export async function driveFor(clock: ManualClock, ms: number, stepMs = 10): Promise<void> {
+  const until = clock.now() + ms;
+  await driveUntil(clock, () => clock.now() >= until, `${ms} ms of the link's time`, {
+    stepMs,
+    timeoutMs: 60_000,
+  });
 }
 
 /** Waits until the home's retained status on the broker says online. */

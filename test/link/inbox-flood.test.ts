@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { connect } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INBOX_REJECT_REASONS } from '../../src/link/inbox.js';
 import { createEnvelope, type Envelope, encodeEnvelope } from '../../src/protocol/envelope.js';
@@ -53,21 +54,26 @@ describe('inbound garbage over a real broker', () => {
 
   it('dead-letters every bad message with its reason, delivers the valid ones, and stays responsive', async () => {
     const broker = await startMosquitto({ conf: ['max_queued_messages 100000'] });
+    // A retained message on a neighbour's offer topic arrives once the link's subscriptions are made: the
+    // signal that the flood can start (it is garbage, refused as not-json like the flood's garbage).
+    const probe = connect(broker.url, { clientId: 'retained-probe', reconnectPeriod: 0 });
+    probe.on('error', () => {});
+    await waitFor(() => probe.connected, 5000, 'probe connected');
+    await probe.publishAsync(homeTopic(HOME.zone, 'home-2', 'offer'), garbage(), { qos: 1, retain: true });
+    await probe.endAsync();
     const ts = parts.store();
     const got: string[] = [];
     const link = parts.link(ts, mqttConfig([broker.url]), {
       drainStartJitterMs: undefined,
       onMessage: (env) => got.push(env.id),
     });
-    await waitFor(() => link.status().connected, 10_000, 'connected');
-    // The subscription is made right after the CONNACK; a retained-free topic gives no other signal.
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => link.status().inbox.rejected['not-json'] === 1, 10_000, 'subscribed');
 
     const valid: Envelope[] = Array.from({ length: 200 }, () => accept());
     const dup = accept();
     const batches: Buffer[] = [];
     const expected: Record<string, number> = {
-      'not-json': 300 + FLOOD,
+      'not-json': 1 + 300 + FLOOD,
       'bad-envelope': 200,
       oversized: 50,
       expired: 100,
@@ -102,7 +108,7 @@ describe('inbound garbage over a real broker', () => {
 
     const t0 = Date.now();
     expect(await publishLines(broker.port, INBOX, all)).toBe(0);
-    const total = all.length;
+    const total = 1 + all.length;
     await waitFor(
       () => {
         const s = link.status().inbox;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ReconnectBackoff } from '../../src/link/backoff.js';
 import { BrokerChoice } from '../../src/link/broker-choice.js';
 import { classifyPublishError, DEAD_LETTER_REASON_CODES } from '../../src/link/reason-codes.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 describe('reconnect backoff', () => {
   it('grows with decorrelated jitter between base and 3x the last delay, capped, and resets', () => {
@@ -15,7 +16,8 @@ describe('reconnect backoff', () => {
   });
 
   it('stays within [base, cap] whatever the randomness', () => {
-    const b = new ReconnectBackoff(200, 5000);
+    const clock = new ManualClock(0, 7);
+    const b = new ReconnectBackoff(200, 5000, () => clock.random());
     for (let i = 0; i < 1000; i++) {
       const d = b.next();
       expect(d).toBeGreaterThanOrEqual(200);
