@@ -286,7 +286,8 @@ export class Drain {
     conn
       .publish(row.topic, row.payload, {
         qos: 1,
-        retain: row.retain || row.class === 'offer',
+        // The outbox sets `retain` from the message's class (OUTBOX_CLASSES).
+        retain: row.retain,
         expiresAt: row.expiresAt,
       })
       .then(

@@ -1,7 +1,26 @@
 import type { QuantityName, Snapshot } from '../core/quantities.js';
 import type { QuantityStats, TelemetryBody } from '../protocol/bodies.js';
-import { type HomeId, telemetryMessage } from '../protocol/messages.js';
+import { type HomeId, telemetryEnvelope } from '../protocol/messages.js';
+import type { Signer } from '../protocol/signing.js';
+import { homeTopic } from '../protocol/topics.js';
+import { envelopeMessage } from '../store/outbox-message.js';
 import type { OutboxMessage } from '../store/outbox-types.js';
+
+/** Telemetry as an outbox row of class `telemetry`, signed when a signer is given. */
+export function telemetryMessage(
+  home: HomeId,
+  body: TelemetryBody,
+  seq: number,
+  now: number,
+  signer: Signer | null = null,
+): OutboxMessage {
+  const env = telemetryEnvelope(home, body, seq, now);
+  return envelopeMessage(
+    signer ? signer.sign(env) : env,
+    'telemetry',
+    homeTopic(home.zone, home.id, 'telemetry'),
+  );
+}
 
 /**
  * Telemetry over fixed intervals aligned to the epoch (every home's 10 s windows line up). Fed with each
@@ -11,6 +30,8 @@ import type { OutboxMessage } from '../store/outbox-types.js';
 export interface TelemetryAggregatorOptions {
   intervalMs: number;
   home: HomeId;
+  /** Signs every telemetry envelope when the home has a key; without one they go unsigned. */
+  signer?: Signer | null;
 }
 
 export interface TelemetryAggregator {
@@ -18,7 +39,7 @@ export interface TelemetryAggregator {
   add(snapshot: Snapshot): TelemetryBody | null;
   /** Closes the current interval now (e.g. at shutdown); null if it holds no snapshot. */
   flush(): TelemetryBody | null;
-  /** The outbox row for a body, enveloped with `seq` (take it from store.seq.next() in the transaction). */
+  /** The outbox row for a body, enveloped with `seq` (take it from store.seq.next() in the transaction), signed when it can be. */
   message(body: TelemetryBody, seq: number, now: number): OutboxMessage;
 }
 
@@ -33,6 +54,7 @@ interface Acc {
 
 export function createTelemetryAggregator(opts: TelemetryAggregatorOptions): TelemetryAggregator {
   const { intervalMs, home } = opts;
+  const signer = opts.signer ?? null;
   if (!(intervalMs > 0)) throw new RangeError('intervalMs must be > 0');
   let start = 0;
   let samples = 0;
@@ -97,7 +119,7 @@ export function createTelemetryAggregator(opts: TelemetryAggregatorOptions): Tel
   return {
     add,
     flush: close,
-    message: (body, seq, now) => telemetryMessage(home, body, seq, now),
+    message: (body, seq, now) => telemetryMessage(home, body, seq, now, signer),
   };
 }
 

@@ -1,7 +1,5 @@
-import type { OutboxMessage } from '../store/outbox-types.js';
 import type { StatusBody, TelemetryBody } from './bodies.js';
-import { createEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
-import { homeTopic } from './topics.js';
+import { createEnvelope, type Envelope } from './envelope.js';
 
 /** Builders for the messages the link itself and the telemetry path send. */
 
@@ -27,14 +25,12 @@ export function statusEnvelope(
   });
 }
 
-/** Telemetry as an outbox row: class `telemetry`, not retained, shed oldest-first by the outbox. */
-export function telemetryMessage(home: HomeId, body: TelemetryBody, seq: number, now: number): OutboxMessage {
-  const env = createEnvelope({ type: 'telemetry', from: home.id, zone: home.zone, seq, ts: now, body });
-  return {
-    id: env.id,
-    class: 'telemetry',
-    topic: homeTopic(home.zone, home.id, 'telemetry'),
-    payload: encodeEnvelope(env),
-    retain: false,
-  };
+/** One closed telemetry interval as an envelope (sign it, then make it an outbox row of class `telemetry`). */
+export function telemetryEnvelope(
+  home: HomeId,
+  body: TelemetryBody,
+  seq: number,
+  now: number,
+): Envelope<TelemetryBody> {
+  return createEnvelope({ type: 'telemetry', from: home.id, zone: home.zone, seq, ts: now, body });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLink } from '../../src/link/link.js';
+import { telemetryMessage } from '../../src/link/telemetry.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { SimBroker, type WireMessage } from '../../src/neighbourhood/broker.js';
 import { NO_FAULTS, zeroFaultCounts } from '../../src/neighbourhood/faults.js';
@@ -9,7 +10,6 @@ import { Random } from '../../src/neighbourhood/random.js';
 import { Scheduler } from '../../src/neighbourhood/scheduler.js';
 import { SimClock } from '../../src/neighbourhood/sim-clock.js';
 import { SimTransport } from '../../src/neighbourhood/sim-transport.js';
-import { telemetryMessage } from '../../src/protocol/messages.js';
 import { openStore } from '../../src/store/index.js';
 
 const HOME = { id: 'home-1', zone: 'z' };

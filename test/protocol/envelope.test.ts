@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { telemetryMessage } from '../../src/link/telemetry.js';
 import { canonicalJson } from '../../src/protocol/canonical.js';
 import {
   createEnvelope,
@@ -8,7 +9,7 @@ import {
   MAX_ENVELOPE_BYTES,
   signingBytes,
 } from '../../src/protocol/envelope.js';
-import { statusEnvelope, telemetryMessage } from '../../src/protocol/messages.js';
+import { statusEnvelope } from '../../src/protocol/messages.js';
 import { sampleBody, TRADING_TYPES } from '../helpers/trading-bodies.js';
 
 const HOME = { id: 'home-42', zone: 'lyon-7' };
@@ -141,7 +142,6 @@ describe('envelope', () => {
     expect(msg).toMatchObject({
       class: 'telemetry',
       topic: 'powerdeal/v1/lyon-7/home-42/telemetry',
-      retain: false,
     });
     const decoded = decodeEnvelope(msg.payload);
     expect(decoded.ok && decoded.envelope).toMatchObject({ id: msg.id, type: 'telemetry', seq: 12, body });
