@@ -6,7 +6,7 @@ import {
   type IConnackPacket,
   type MqttClient,
 } from 'mqtt';
-import { type Clock, systemClock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
 import { reasonCodeOf, UNSUPPORTED_PROTOCOL_CODES } from './reason-codes.js';
 import type {
   BrokerConnection,
@@ -165,7 +165,7 @@ class MqttConnection implements BrokerConnection {
 
   constructor(
     c: Connection,
-    private readonly clock: Clock,
+    private readonly now: () => number,
   ) {
     this.client = c.client;
     this.url = c.url;
@@ -181,7 +181,7 @@ class MqttConnection implements BrokerConnection {
   async publish(topic: string, payload: Buffer, o: PublishOptions): Promise<void> {
     const opts: IClientPublishOptions = { qos: o.qos, retain: o.retain };
     if (this.protocolVersion === 5 && o.expiresAt !== undefined) {
-      const seconds = Math.ceil((o.expiresAt - this.clock.now()) / 1000);
+      const seconds = Math.ceil((o.expiresAt - this.now()) / 1000);
       opts.properties = { messageExpiryInterval: Math.max(1, seconds) };
     }
     await this.client.publishAsync(topic, payload, opts);
@@ -209,12 +209,12 @@ class MqttConnection implements BrokerConnection {
   }
 }
 
-/** The transport the service uses; `clock` (the link's) gives the message expiry its seconds. */
-export function createMqttTransport(clock: Clock): BrokerTransport {
+/** The transport the service uses; `now` (the time the link stamps on data) gives message expiry its seconds. */
+export function createMqttTransport(now: () => number): BrokerTransport {
   const versions = new Map<string, ProtocolVersion>();
   return {
     async connect(p) {
-      return new MqttConnection(await connectNegotiated(p, versions), clock);
+      return new MqttConnection(await connectNegotiated(p, versions), now);
     },
   };
 }

@@ -24,6 +24,8 @@ const PUBLISH_OVERHEAD_BYTES = 32;
 
 export interface DrainOptions {
   clock: Clock;
+  /** The time stamped on data: the outbox's expiry and records (the clock's, unless the caller says). */
+  stamp: () => number;
   log: Logger;
   mqtt: MqttConfig;
   outbox: OutboxQueue;
@@ -76,7 +78,7 @@ export class Drain {
     this.throttle = new BacklogThrottle(o.mqtt.drainRatePerS);
     this.inFlight = new InFlightWindow(o.clock, o.mqtt.ackTimeoutMs, (timedOut) => this.timedOut(timedOut));
     this.settler = new Settler({
-      clock: o.clock,
+      stamp: o.stamp,
       log: o.log,
       outbox: o.outbox,
       store: o.store,
@@ -239,7 +241,7 @@ export class Drain {
 
     let rows: OutboxRow[];
     try {
-      rows = this.o.outbox.nextBatch(want, t, this.inFlight.ids);
+      rows = this.o.outbox.nextBatch(want, this.o.stamp(), this.inFlight.ids);
     } catch (err) {
       this.o.noteError(`outbox: ${errorText(err)}`);
       this.o.log.error({ err }, 'link: reading the outbox failed');

@@ -20,7 +20,10 @@ export interface LinkContext extends InboxOptions {
   version: string;
   /** Time, timers and chance for everything the link does (its inbox too); default the system clock. */
   clock?: Clock;
-  /** Accepted for compatibility and not read: the link's time is `clock`'s. */
+  /**
+   * Without `clock`: the time stamped on data (expiry checks, outbox records, envelopes), while timers
+   * and chance stay the system clock's (the service's wiring). With `clock`, not read.
+   */
   now?: () => number;
   /** How the link reaches the brokers; default mqtt.js. */
   transport?: BrokerTransport;
@@ -87,11 +90,12 @@ export interface Link {
 export function createLink(ctx: LinkContext): Link {
   const { mqtt, home, store } = ctx;
   const log = ctx.log.child({ module: 'link' });
-  const clock = ctx.clock ?? systemClock;
+  const clock: Clock = ctx.clock ?? systemClock;
+  const stamp = !ctx.clock && ctx.now ? ctx.now : () => clock.now();
   const errors = { lastError: null as string | null, lastErrorTs: null as number | null };
   const noteError = (message: string) => {
     errors.lastError = message;
-    errors.lastErrorTs = clock.now();
+    errors.lastErrorTs = stamp();
   };
   /** After stop(): nothing touches the store any more (it may be closed). */
   let closed = false;
@@ -100,13 +104,13 @@ export function createLink(ctx: LinkContext): Link {
     home,
     store,
     log,
-    now: () => clock.now(),
+    now: stamp,
     ...(ctx.onMessage ? { onMessage: ctx.onMessage } : {}),
     ...(ctx.onOfferWithdrawn ? { onOfferWithdrawn: ctx.onOfferWithdrawn } : {}),
     ...(ctx.verify ? { verify: ctx.verify } : {}),
   });
   const status = new StatusPublisher({
-    clock,
+    stamp,
     log,
     home,
     store,
@@ -119,6 +123,7 @@ export function createLink(ctx: LinkContext): Link {
   });
   const drain = new Drain({
     clock,
+    stamp,
     log,
     mqtt,
     outbox: ctx.outbox,
@@ -132,7 +137,7 @@ export function createLink(ctx: LinkContext): Link {
     clock,
     log,
     mqtt,
-    transport: ctx.transport ?? createMqttTransport(clock),
+    transport: ctx.transport ?? createMqttTransport(stamp),
     clientId: mqtt.clientId ?? `powerdeal-${home.id}`,
     subscriptions: inbox.subscriptions,
     onMessage: (topic, payload) => {

@@ -1,4 +1,3 @@
-import type { Clock } from '../core/clock.js';
 import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { OutboxQueue } from '../store/outbox-types.js';
@@ -17,7 +16,8 @@ export interface SettleCounters {
 }
 
 export interface SettlerOptions {
-  clock: Clock;
+  /** The time stamped on the outbox's records. */
+  stamp: () => number;
   log: Logger;
   outbox: OutboxQueue;
   store: Pick<LinkStore, 'transaction'>;
@@ -45,7 +45,7 @@ export class Settler {
     if (entry.settled) return false;
     entry.settled = true;
     const { rowId } = entry.row;
-    const t = this.o.clock.now();
+    const t = this.o.stamp();
     const c = this.o.counters;
     switch (outcome.kind) {
       case 'ack':
@@ -87,7 +87,7 @@ export class Settler {
     if (this.pendingAcks.length === 0) return;
     const batch = this.pendingAcks;
     this.pendingAcks = [];
-    const t = this.o.clock.now();
+    const t = this.o.stamp();
     this.write(() =>
       this.o.store.transaction(() => {
         for (const e of batch) this.o.outbox.ack(e.row.rowId, t);

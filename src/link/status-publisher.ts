@@ -1,4 +1,3 @@
-import type { Clock } from '../core/clock.js';
 import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { encodeEnvelope } from '../protocol/envelope.js';
@@ -9,7 +8,8 @@ import type { LinkStore } from './link-store.js';
 import type { BrokerConnection } from './transport.js';
 
 export interface StatusPublisherOptions {
-  clock: Clock;
+  /** The time stamped on the envelopes. */
+  stamp: () => number;
   log: Logger;
   home: { id: string; zone: string };
   store: Pick<LinkStore, 'seq'>;
@@ -76,8 +76,8 @@ export class StatusPublisher {
   }
 
   private payload(state: 'online' | 'offline'): Buffer {
-    const { home, version, store, clock, signer } = this.o;
-    const env = statusEnvelope(home, state, version, store.seq.next(), clock.now());
+    const { home, version, store, stamp, signer } = this.o;
+    const env = statusEnvelope(home, state, version, store.seq.next(), stamp());
     return encodeEnvelope(signer ? signer.sign(env) : env);
   }
 }
