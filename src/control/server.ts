@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { errorText } from '../core/errors.js';
+import { listenOn } from '../core/listen.js';
 import type { Logger } from '../log/logger.js';
 import { readLines } from './line-reader.js';
 import { ControlError, type ControlRequest, type ControlResponse, MAX_LINE_BYTES } from './protocol.js';
@@ -33,13 +34,7 @@ export class ControlServer {
     }
     rmSync(this.path, { force: true });
     const server = createServer((socket) => this.serve(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { path: this.path });
     chmodSync(this.path, SOCKET_MODE);
     server.on('error', (err) => this.log.error({ err }, 'control socket error'));
     this.server = server;

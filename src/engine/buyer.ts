@@ -1,5 +1,5 @@
 import type { AcceptBody, OfferBody, RejectBody, TradeBody } from '../protocol/trading.js';
-import { nextId, type StepContext, send } from './context.js';
+import { nextId, type StepContext, send, sendAck } from './context.js';
 import { findDealIndex, forSlot, insertDeal, isTrade, replaceDeal, sellsFor, unsettled } from './deals.js';
 import type { Deal, Durable } from './durable.js';
 import { slotWh } from './slots.js';
@@ -211,14 +211,7 @@ export function handleTrade(
 ): Durable {
   const { cfg, now } = ctx;
   if (t.buyer !== cfg.homeId || t.seller !== from) return d;
-  const ack = () =>
-    send(ctx, {
-      type: 'ack',
-      to: { inbox: from },
-      class: 'trade-ack',
-      body: { of: 'trade', tradeId: t.tradeId },
-      corr: envId,
-    });
+  const ack = () => sendAck(ctx, from, { of: 'trade', tradeId: t.tradeId }, envId);
   if (findDealIndex(d.deals, (x) => x.role === 'buyer' && x.tradeId === t.tradeId) >= 0) {
     ack();
     return d;

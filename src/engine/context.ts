@@ -1,4 +1,5 @@
 import type { QuantityName, Snapshot } from '../core/quantities.js';
+import type { AckBody } from '../protocol/trading.js';
 import { engineId } from './ids.js';
 import type { Command, EngineConfig, OutgoingMessage } from './types.js';
 
@@ -25,6 +26,11 @@ export function nextId(ctx: StepContext): string {
 /** Emits a `send` with a fresh envelope id. */
 export function send(ctx: StepContext, draft: DraftMessage): void {
   ctx.commands.push({ kind: 'send', message: { ...draft, id: nextId(ctx) } as OutgoingMessage });
+}
+
+/** Acknowledges a trade or a settlement to the home that sent it (`corr`: the envelope acknowledged). */
+export function sendAck(ctx: StepContext, to: string, body: AckBody, corr: string): void {
+  send(ctx, { type: 'ack', to: { inbox: to }, class: 'trade-ack', body, corr });
 }
 
 /** A snapshot value that may be used as truth, else null. */

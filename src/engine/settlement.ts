@@ -1,6 +1,6 @@
 import type { Snapshot } from '../core/quantities.js';
 import type { AckBody, SettlementBody } from '../protocol/trading.js';
-import { goodValue, type StepContext, send } from './context.js';
+import { goodValue, type StepContext, send, sendAck } from './context.js';
 import { findDealIndex, replaceDeal } from './deals.js';
 import type { Deal, DealRole, Durable, Measured, MeterReading, SettlementBasis } from './durable.js';
 import { slotStart } from './slots.js';
@@ -166,13 +166,7 @@ export function handleSettlement(
     (x) => x.tradeId === s.tradeId && x.counterparty === from && x.role !== s.role && x.tradeId !== null,
   );
   if (i < 0) return d;
-  send(ctx, {
-    type: 'ack',
-    to: { inbox: from },
-    class: 'trade-ack',
-    body: { of: 'settlement', tradeId: s.tradeId },
-    corr: envId,
-  });
+  sendAck(ctx, from, { of: 'settlement', tradeId: s.tradeId }, envId);
   const deal = d.deals[i]!;
   if (deal.peerAllocWh !== null) return d;
   const settled = deal.ownAllocWh !== null;

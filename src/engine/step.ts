@@ -1,14 +1,7 @@
 import { errorText } from '../core/errors.js';
 import { isValidId } from '../core/ids.js';
 import type { Snapshot } from '../core/quantities.js';
-import {
-  acceptBodySchema,
-  ackBodySchema,
-  offerBodySchema,
-  rejectBodySchema,
-  settlementBodySchema,
-  tradeBodySchema,
-} from '../protocol/trading.js';
+import { TRADING_BODY_SCHEMAS } from '../protocol/trading.js';
 import { actuateLoads, limitExport } from './actuation.js';
 import { handleAccept } from './authority.js';
 import { buyerTick, dropMarketOffer, handleOffer, handleReject, handleTrade, pruneMarket } from './buyer.js';
@@ -22,15 +15,6 @@ import { gridEstimate, observeGridPower } from './smoothing.js';
 import { durableOf, toState, type Volatile, volatileOf } from './state.js';
 import { fireTimers, wakeAt } from './timers.js';
 import type { EngineConfig, EngineEvent, EngineState, InboundMessage, StepResult } from './types.js';
-
-const BODY_SCHEMAS = {
-  offer: offerBodySchema,
-  accept: acceptBodySchema,
-  trade: tradeBodySchema,
-  reject: rejectBodySchema,
-  ack: ackBodySchema,
-  settlement: settlementBodySchema,
-} as const;
 
 /**
  * One engine step. Never throws: an input that does not fit (a malformed body, a message from this home
@@ -128,7 +112,7 @@ function message(
   m: InboundMessage,
 ): { d: Durable; vol: Volatile } {
   if (!isValidId(m.from) || m.from === ctx.cfg.homeId) return { d, vol };
-  if (!BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return { d, vol };
+  if (!TRADING_BODY_SCHEMAS[m.type]?.safeParse(m.body).success) return { d, vol };
   switch (m.type) {
     case 'offer':
       return { d, vol: handleOffer(vol, ctx, m.from, m.id, m.exp, m.body) };

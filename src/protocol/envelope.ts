@@ -4,15 +4,7 @@ import { ID_PATTERN } from '../core/ids.js';
 import { statusBodySchema, telemetryBodySchema } from './bodies.js';
 import { canonicalJson } from './canonical.js';
 import type { TopicKind } from './topics.js';
-import {
-  acceptBodySchema,
-  ackBodySchema,
-  offerBodySchema,
-  rejectBodySchema,
-  settlementBodySchema,
-  TRADING_TYPES,
-  tradeBodySchema,
-} from './trading.js';
+import { TRADING_BODY_SCHEMAS, TRADING_TYPES } from './trading.js';
 import { isUuidV7, uuidv7 } from './uuidv7.js';
 
 /**
@@ -42,12 +34,7 @@ export const TYPE_TOPICS: Record<MessageType, readonly TopicKind[]> = {
 const BODY_SCHEMAS: Record<MessageType, z.ZodType> = {
   status: statusBodySchema,
   telemetry: telemetryBodySchema,
-  offer: offerBodySchema,
-  accept: acceptBodySchema,
-  trade: tradeBodySchema,
-  reject: rejectBodySchema,
-  ack: ackBodySchema,
-  settlement: settlementBodySchema,
+  ...TRADING_BODY_SCHEMAS,
 };
 
 const uuid = z.string().refine(isUuidV7, { error: 'must be a lowercase UUIDv7' });

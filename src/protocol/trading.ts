@@ -108,3 +108,13 @@ export const settlementBodySchema = z.strictObject({
   basis: z.enum(['meter', 'integrated', 'none']),
 });
 export type SettlementBody = z.infer<typeof settlementBodySchema>;
+
+/** The body schema of each trading type: what the envelope check and the engine both validate against. */
+export const TRADING_BODY_SCHEMAS: Record<TradingType, z.ZodType> = {
+  offer: offerBodySchema,
+  accept: acceptBodySchema,
+  trade: tradeBodySchema,
+  reject: rejectBodySchema,
+  ack: ackBodySchema,
+  settlement: settlementBodySchema,
+};

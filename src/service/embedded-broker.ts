@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { listenOn } from '../core/listen.js';
 
 /**
  * An in-process MQTT broker for the demo and for a home with no broker configured yet. It speaks MQTT
@@ -20,10 +21,7 @@ export async function startEmbeddedBroker(port = 0, host = '127.0.0.1'): Promise
     if (client) published.set(packet.topic, (published.get(packet.topic) ?? 0) + 1);
   });
   const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listenOn(server, { port, host });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
   return {

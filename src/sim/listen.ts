@@ -1,4 +1,5 @@
 import { createServer, type Socket } from 'node:net';
+import { listenOn } from '../core/listen.js';
 
 export interface Listener {
   readonly host: string;
@@ -21,13 +22,7 @@ export async function listen(
     socket.on('close', () => sockets.delete(socket));
     onSocket(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, { port, host });
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('listener has no TCP address');
   return {

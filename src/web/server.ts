@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenOn } from '../core/listen.js';
 import type { Logger } from '../log/logger.js';
 import type { TokenGate } from './auth.js';
 import type { StaticFile } from './static.js';
@@ -89,13 +90,7 @@ export class WebServer {
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
     server.maxHeadersCount = 50;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { port, host });
     const addr = server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : port;
     this.server = server;
