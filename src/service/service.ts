@@ -265,6 +265,7 @@ export class Service {
           outbox: this.store.outbox,
           store: this.store,
           log: ctx.log.child({ module: 'link' }),
+          clock: ctx.clock,
           now: ctx.now,
           version: ctx.version,
           drainStartJitterMs: mqtt.drainStartJitterMs,

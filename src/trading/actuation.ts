@@ -1,6 +1,6 @@
 import { errorText } from '../core/errors.js';
+import { isExportLimiter } from '../devices/capabilities.js';
 import type { Device } from '../devices/device.js';
-import type { ModbusDevice } from '../devices/modbus/device.js';
 import type { Logger } from '../log/logger.js';
 import type { ActuatorCommand } from './host.js';
 
@@ -29,12 +29,6 @@ export interface EngineRelays {
   halt(): void;
   readonly counts: { commands: number; switches: number; failures: number; overridden: number };
   readonly lastError: { message: string; ts: number } | null;
-}
-
-/** A device that can limit its output (a SunSpec inverter with model 123). */
-function limiter(d: Device): Pick<ModbusDevice, 'writeExportLimit'> | null {
-  const w = (d as Partial<ModbusDevice>).writeExportLimit;
-  return typeof w === 'function' ? (d as ModbusDevice) : null;
 }
 
 /**
@@ -113,7 +107,8 @@ export class Actuation {
   private async writeLimit(id: string, pct: number | null): Promise<void> {
     try {
       const device = this.devices.find((d) => d.id === id);
-      const target = device ? limiter(device) : null;
+      // Only a device whose driver declares the capability (a SunSpec inverter with model 123 controls).
+      const target = device && isExportLimiter(device) ? device : null;
       if (!target) throw new Error(`no inverter ${id} that takes an export limit`);
       await target.writeExportLimit(pct);
       this.limit.writes++;

@@ -148,8 +148,16 @@ export class Trading {
     const offer = offers.find((o) => o.exp > now) ?? offers.find((o) => o.slot === current) ?? null;
     const byStatus = { ...NO_DEALS };
     for (const d of deals(state)) byStatus[d.status]++;
+    const fault = stats.lastEngineFault;
     return {
       ...base,
+      // An engine fault is a bug, not a bad input: the page says so until the service restarts.
+      warnings: fault
+        ? [
+            ...base.warnings,
+            `the trading engine failed ${stats.engineFaults} time(s) and kept its previous state; last at ${new Date(fault.ts).toISOString()}: ${fault.text}`,
+          ]
+        : base.warnings,
       state: 'on',
       off: null,
       reason: null,

@@ -15,6 +15,8 @@ export interface TradingGauges {
   state: 'on' | 'off';
   netW: number | null;
   offer: { availableWh: number } | null;
+  /** Steps in which the engine threw (a bug): counted, the state kept as it was. */
+  engineFaults: number;
   actuation: {
     relaySwitches: number;
     relayFailures: number;
@@ -319,6 +321,12 @@ export function createMetrics(view: () => MetricsView): Metrics {
     'Energy still unsold in the current offer, Wh (0 without one)',
     [],
     (set, x) => set({}, x.status.trading?.offer?.availableWh ?? 0),
+  );
+  counter(
+    'powerdeal_trading_engine_faults_total',
+    'Engine steps that threw (a bug, not a bad input): the state was kept and the input dropped',
+    [],
+    (set, x) => set({}, x.status.trading?.engineFaults ?? 0),
   );
   counter(
     'powerdeal_actuator_commands_total',

@@ -76,6 +76,13 @@ describe('an engine fault', () => {
     const status = trading.status(clock.now);
     expect(status.offer?.status).toBe('open');
     expect(status.engineFaults).toBe(2);
+    // The page shows it as a trading warning, with the count and the last fault's text.
+    expect(before.warnings).toEqual([]);
+    expect(status.warnings).toEqual([
+      expect.stringMatching(
+        /^the trading engine failed 2 time\(s\) and kept its previous state; last at .*: tick: /,
+      ),
+    ]);
   });
 
   it('is zero while trading is off', () => {

@@ -3,7 +3,7 @@ import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, controlSocketFor, serviceOrDirect } from '../../control/client/service-call.js';
 import { hex } from '../../devices/i2c/bus.js';
 import { I2cError } from '../../devices/i2c/errors.js';
-import { parseI2cProfile } from '../../devices/i2c/profile.js';
+import { i2cProfileOf } from '../../devices/i2c/profile.js';
 import { createI2cBusRegistry, i2cBusPresent } from '../../devices/i2c/registry.js';
 import { scanI2c } from '../../devices/i2c/scan.js';
 import { seedBench } from '../../devices/i2c/simulate.js';
@@ -101,7 +101,7 @@ function candidatesByAddress(): Map<number, string[]> {
   for (const profile of loadProfiles().values()) {
     if (profile.kind !== 'i2c') continue;
     try {
-      for (const address of parseI2cProfile(profile).addresses) {
+      for (const address of i2cProfileOf(profile).addresses) {
         map.set(address, [...(map.get(address) ?? []), profile.id]);
       }
     } catch {

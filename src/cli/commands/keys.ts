@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ConfigError, configPath, loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { CliError, EXIT } from '../../control/client/exit-codes.js';
+import { ID_RULE_TEXT, isValidId } from '../../core/ids.js';
 import {
   generateHomeKey,
   KeyError,
@@ -26,8 +27,6 @@ import { dim, printJson, red, table, yellow } from '../output.js';
  * `powerdeal keys`: the home's Ed25519 key (init, show) and the zone keyring every home shares
  * (keyring add, remove, list). docs/keys.md tells the whole story.
  */
-
-const HOME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 interface LoadedConfig {
   file: string;
@@ -62,9 +61,9 @@ const warn = (message: string) => process.stderr.write(`${yellow('warning:')} ${
 const note = (message: string) => process.stderr.write(`${dim(message)}\n`);
 
 function homeArg(home: string): string {
-  if (!HOME_ID.test(home)) {
+  if (!isValidId(home)) {
     throw new CliError(
-      `"${home}" is not a home id (lowercase letters, digits and '-', as in that home's config "home.id")`,
+      `"${home}" is not a home id (${ID_RULE_TEXT}, as in that home's config "home.id")`,
       EXIT.usage,
     );
   }
