@@ -1,10 +1,9 @@
 import type { TimerHandle } from '../core/clock.js';
-import type { ExtensionContext } from '../views/extension.js';
 import type { ServiceModule } from '../views/module.js';
-import type { ServiceStatus } from '../views/status.js';
 import { createTokenGate } from './auth.js';
+import type { WebModuleContext } from './context.js';
 import { createMetrics, type TradingGauges } from './metrics.js';
-import { type PageStatus, publicConfig, type TradeBookReader, withoutUserinfo } from './page-status.js';
+import { type PageStatus, publicConfig, withoutUserinfo } from './page-status.js';
 import { TodayCounters } from './readings.js';
 import { statusRoutes } from './routes.js';
 import { WebServer } from './server.js';
@@ -16,15 +15,6 @@ import { StatusWatch } from './watch.js';
 const WATCH_MS = 1000;
 const HEARTBEAT_MS = 5000;
 const RETRY_MS = 2000;
-
-/** What the web module reads: the extensions' context, the trade book, and the trading section it shows. */
-export interface WebModuleContext extends Omit<ExtensionContext, 'status'> {
-  status(): ServiceStatus<TradingGauges>;
-  /** Offers and trades (the trading engine's book); empty until trading runs. */
-  readonly trades: TradeBookReader;
-  /** The status's trading section alone (each snapshot event carries it). */
-  trading(): unknown;
-}
 
 /**
  * The web module: status page, JSON API, probes, metrics and the live event stream. Its context is built

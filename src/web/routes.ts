@@ -2,8 +2,8 @@ import { OpError, type OpErrorKind, type OpsContext } from '../control/ops/conte
 import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from '../control/ops/dead-letters.js';
 import { outboxOverview, parseClass } from '../control/ops/outbox.js';
 import { listRelays, setRelay } from '../control/ops/relays.js';
+import type { WebModuleContext } from './context.js';
 import type { TradingGauges } from './metrics.js';
-import type { WebModuleContext } from './module.js';
 import type { PageStatus } from './page-status.js';
 import { readingsSeries } from './readings.js';
 import { HttpError, type Route } from './server.js';
