@@ -56,7 +56,10 @@ describe('service telemetry through a real broker', () => {
       ],
       mqtt: { brokers: [broker.url], telemetryIntervalMs: 1000 },
       store: { path: join(dir, 'powerdeal.db') },
-      web: { listen: '127.0.0.1:0' },
+      // Everything the service would find at its default paths is pinned here instead (hermetic).
+      control: { socket: join(dir, 'control.sock') },
+      keys: { privateKeyFile: join(dir, 'home.key'), keyringFile: join(dir, 'keyring.yaml') },
+      web: { listen: '127.0.0.1:0', tokenFile: join(dir, 'web.token') },
     });
     service = new Service({
       config,

@@ -11,8 +11,8 @@ export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 let pinned: string | undefined;
 
 /**
- * A config of this test process's own, in a temporary directory: its control socket, database and
- * backups live there. Every CLI run of the tests reads it (unless the test names another), so a
+ * A config of this test process's own, in a temporary directory: its control socket, database,
+ * backups, key, keyring and web token live there. Every CLI run of the tests reads it (unless the test names another), so a
  * Powerdeal service running on this machine on the default socket (/run/powerdeal/control.sock) is
  * never reached, and the verbs answer as they do without one.
  */
@@ -26,6 +26,9 @@ export function hermeticConfig(): string {
       'home: { id: home-test, zone: zone-test }',
       `control: { socket: ${join(dir, 'control.sock')} }`,
       `store: { path: ${join(dir, 'powerdeal.db')}, backupDir: ${join(dir, 'backups')} }`,
+      // Keys and token of its own too (absent): an installed home's /etc/powerdeal files change nothing.
+      `keys: { privateKeyFile: ${join(dir, 'home.key')}, keyringFile: ${join(dir, 'keyring.yaml')} }`,
+      `web: { tokenFile: ${join(dir, 'web.token')} }`,
       '',
     ].join('\n'),
   );

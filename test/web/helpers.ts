@@ -68,8 +68,9 @@ export async function startHome(opts: HomeOptions = {}): Promise<Home> {
         }
       : {}),
     store: { path: join(dir, 'powerdeal.db'), readingsFlushMs: 0 },
-    // Each home its own control socket: test files run in parallel.
+    // Each home its own control socket (test files run in parallel), key and keyring paths (absent).
     control: { socket: join(dir, 'control.sock') },
+    keys: { privateKeyFile: join(dir, 'home.key'), keyringFile: join(dir, 'keyring.yaml') },
     web: {
       listen: '127.0.0.1:0',
       tokenFile,
