@@ -7,7 +7,7 @@ import {
   type MqttClient,
 } from 'mqtt';
 import { systemClock } from '../core/clock.js';
-import { reasonCodeOf, UNSUPPORTED_PROTOCOL_CODES } from './reason-codes.js';
+import { UNSUPPORTED_PROTOCOL_CODES } from './reason-codes.js';
 import type {
   BrokerConnection,
   BrokerTransport,
@@ -32,6 +32,8 @@ export const WILL_DELAY_S = 5;
 export const INBOUND_SLICE_MS = 5;
 /** The broker drops larger messages for us instead of sending them (the inbox refuses > 16 KiB anyway). */
 export const MAX_INBOUND_PACKET_BYTES = 256 * 1024;
+
+const CLOSED_BEFORE_CONNACK = 'connection closed before CONNACK';
 
 interface VersionedParams extends ConnectParams {
   protocolVersion: ProtocolVersion;
@@ -94,7 +96,7 @@ function connectOnce(p: VersionedParams): Promise<Connection> {
       reject(err);
     };
     const onError = (err: Error) => fail(err);
-    const onClose = () => fail(new Error('connection closed before CONNACK'));
+    const onClose = () => fail(new Error(CLOSED_BEFORE_CONNACK));
     const onAbort = () => fail(new Error('connection attempt aborted'));
     const onConnect = (connack: IConnackPacket) => {
       cleanup();
@@ -114,7 +116,7 @@ function connectOnce(p: VersionedParams): Promise<Connection> {
     client.on('connect', onConnect);
     if (p.onMessage) {
       const onMessage = p.onMessage;
-      client.on('message', (topic, payload) => onMessage(topic, payload));
+      client.on('message', (topic, payload, packet) => onMessage(topic, payload, packet.retain));
       // mqtt.js takes the next packet (and sends the PUBACK) when this calls back: the documented hook
       // for inbound backpressure. The slices share out the real event loop the socket runs on, so they
       // are timed on the system clock whatever clock the link runs on.
@@ -137,20 +139,46 @@ function connectOnce(p: VersionedParams): Promise<Connection> {
 }
 
 /**
- * Connects with MQTT 5 and falls back to 3.1.1 when the broker refuses 5 (CONNACK "unacceptable protocol
- * version"). `known` remembers per broker URL the version that worked, so the fallback costs one attempt.
+ * Failures of an MQTT 5 attempt that mean "this broker does not speak 5": a CONNACK "unacceptable protocol
+ * version", or the socket closed or reset after it opened but before any CONNACK. The second is how brokers
+ * without MQTT 5 answer (RabbitMQ 3.10's MQTT plugin closes the connection on a version-5 CONNECT); a
+ * refused or unreachable socket says nothing about the version and is not one of them.
  */
-async function connectNegotiated(p: ConnectParams, known: Map<string, ProtocolVersion>): Promise<Connection> {
-  const version = known.get(p.url) ?? 5;
+export function meansNoMqtt5(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'number') return UNSUPPORTED_PROTOCOL_CODES.has(code);
+  if (code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return err instanceof Error && err.message === CLOSED_BEFORE_CONNACK;
+}
+
+/** A version learnt from a fallback is tried again after this long: a broker may be upgraded under us. */
+export const RENEGOTIATE_AFTER_MS = 3_600_000;
+
+interface KnownVersion {
+  version: ProtocolVersion;
+  at: number;
+}
+
+/**
+ * Connects with MQTT 5 and falls back to 3.1.1 at once when the broker shows it has no MQTT 5
+ * (meansNoMqtt5). `known` remembers per broker URL the version that worked, so the fallback costs one
+ * attempt; a 3.1.1 learnt from a fallback is re-negotiated after RENEGOTIATE_AFTER_MS.
+ */
+async function connectNegotiated(
+  p: ConnectParams,
+  known: Map<string, KnownVersion>,
+  now: () => number,
+): Promise<Connection> {
+  const k = known.get(p.url);
+  const version: ProtocolVersion = k && now() - k.at < RENEGOTIATE_AFTER_MS ? k.version : 5;
   try {
     const conn = await connectOnce({ ...p, protocolVersion: version });
-    known.set(p.url, version);
+    if (!k || k.version !== version) known.set(p.url, { version, at: now() });
     return conn;
   } catch (err) {
-    const code = reasonCodeOf(err);
-    if (version !== 5 || code === undefined || !UNSUPPORTED_PROTOCOL_CODES.has(code)) throw err;
+    if (version !== 5 || !meansNoMqtt5(err) || p.signal?.aborted) throw err;
     const conn = await connectOnce({ ...p, protocolVersion: 4 });
-    known.set(p.url, 4);
+    known.set(p.url, { version: 4, at: now() });
     return conn;
   }
 }
@@ -211,10 +239,10 @@ class MqttConnection implements BrokerConnection {
 
 /** The transport the service uses; `now` (the time the link stamps on data) gives message expiry its seconds. */
 export function createMqttTransport(now: () => number): BrokerTransport {
-  const versions = new Map<string, ProtocolVersion>();
+  const versions = new Map<string, KnownVersion>();
   return {
     async connect(p) {
-      return new MqttConnection(await connectNegotiated(p, versions), now);
+      return new MqttConnection(await connectNegotiated(p, versions, now), now);
     },
   };
 }

@@ -7,7 +7,7 @@ import { DEFAULT_IDLE_POLL_MS, Drain } from './drain.js';
 import { createInbox, type InboxOptions, type InboxStats } from './inbox.js';
 import { Session } from './session.js';
 import { StatusPublisher } from './status-publisher.js';
-import type { BrokerTransport, ProtocolVersion } from './transport.js';
+import { type BrokerTransport, featuresOff, type ProtocolVersion } from './transport.js';
 
 export { BREAKER_THRESHOLD } from './drain.js';
 
@@ -47,6 +47,10 @@ export interface LinkStatus {
   broker: string | null;
   onPrimary: boolean;
   protocolVersion: ProtocolVersion | null;
+  /** MQTT 5 features the connected broker does not offer (MQTT5_ONLY_FEATURES on 3.1.1). */
+  featuresOff: string[];
+  /** `online` re-announced because a late will had overwritten it. */
+  onlineReasserted: number;
   /** 'isolated' is part of the reported vocabulary; this link's breaker is never held open by hand. */
   breaker: BreakerState;
   inFlight: number;
@@ -139,9 +143,13 @@ export function createLink(ctx: LinkContext): Link {
     mqtt,
     transport: ctx.transport ?? createMqttTransport(stamp),
     clientId: mqtt.clientId ?? `powerdeal-${home.id}`,
-    subscriptions: inbox.subscriptions,
-    onMessage: (topic, payload) => {
-      if (!closed) inbox.handle(topic, payload);
+    // The own status topic too: how a stale will that overwrote `online` is noticed (status-publisher.ts).
+    subscriptions: [...inbox.subscriptions, status.topic],
+    onMessage: (topic, payload, replayed) => {
+      if (closed) return;
+      if (topic !== status.topic) inbox.handle(topic, payload);
+      // A replayed status is the one stored before this connection announced itself, not a late will.
+      else if (!replayed && session.active && !session.leaving) status.heard(session.active, payload);
     },
     will: () => status.will(),
     noteError,
@@ -196,6 +204,8 @@ export function createLink(ctx: LinkContext): Link {
         broker: session.broker,
         onPrimary: session.onPrimary,
         protocolVersion: conn?.protocolVersion ?? null,
+        featuresOff: conn ? featuresOff(conn.protocolVersion) : [],
+        onlineReasserted: status.reasserted,
         breaker: drain.breakerState,
         inFlight: drain.inFlightCount,
         inFlightCap: drain.cap,

@@ -25,7 +25,7 @@ export interface SessionOptions {
   clientId: string;
   /** Topic filters of the persistent session (subscribed after each connect). */
   subscriptions: readonly string[];
-  onMessage: (topic: string, payload: Buffer) => void;
+  onMessage: (topic: string, payload: Buffer, replayed: boolean) => void;
   /** The will of the next attempt (built for each, with its own seq). */
   will: () => { topic: string; payload: Buffer };
   noteError: (message: string) => void;

@@ -1,6 +1,6 @@
 import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import { encodeEnvelope } from '../protocol/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../protocol/envelope.js';
 import { statusEnvelope } from '../protocol/messages.js';
 import type { Signer } from '../protocol/signing.js';
 import { homeTopic } from '../protocol/topics.js';
@@ -29,6 +29,10 @@ export interface StatusPublisherOptions {
 export class StatusPublisher {
   readonly topic: string;
   private readonly inFlightOn = new Map<BrokerConnection, number>();
+  /** The seq of the last `online` built for each connection. */
+  private readonly onlineSeqOn = new Map<BrokerConnection, number>();
+  /** `online` re-published because a stale will had overwritten it. */
+  reasserted = 0;
 
   constructor(private readonly o: StatusPublisherOptions) {
     this.topic = homeTopic(o.home.zone, o.home.id, 'status');
@@ -36,7 +40,7 @@ export class StatusPublisher {
 
   /** The will for the next connection attempt. Throws if the message cannot be built. */
   will(): { topic: string; payload: Buffer } {
-    return { topic: this.topic, payload: this.payload('offline') };
+    return { topic: this.topic, payload: this.payload('offline', this.o.store.seq.next()) };
   }
 
   /** Status publishes awaiting PUBACK on `conn`. */
@@ -47,13 +51,42 @@ export class StatusPublisher {
   /** The connection is gone: its status publishes no longer take room in any window. */
   forget(conn: BrokerConnection): void {
     this.inFlightOn.delete(conn);
+    this.onlineSeqOn.delete(conn);
+  }
+
+  /**
+   * The home's own status came back on `conn` (it subscribes to its own status topic). Without a will delay
+   * (MQTT 3.1.1), the broker can publish the will of an earlier connection after this one announced
+   * `online`: a RabbitMQ node closes a half-open connection only once the cluster has registered the new
+   * one, on another node. That will is older (a lower seq) than our `online`, so `online` is published
+   * again. Returns true when it did.
+   */
+  heard(conn: BrokerConnection, payload: Buffer): boolean {
+    const onlineSeq = this.onlineSeqOn.get(conn);
+    if (onlineSeq === undefined) return false;
+    const decoded = decodeEnvelope(payload);
+    if (!decoded.ok) return false;
+    const env = decoded.envelope;
+    const state = (env.body as { state?: unknown } | null)?.state;
+    if (env.from !== this.o.home.id || env.type !== 'status' || state !== 'offline') return false;
+    if (env.seq >= onlineSeq) return false;
+    this.reasserted++;
+    this.o.log.warn(
+      { staleSeq: env.seq, onlineSeq },
+      'link: a stale will overwrote online; announcing online again',
+    );
+    void this.publish(conn, 'online');
+    return true;
   }
 
   /** Publishes the retained status on `conn`; never rejects (a failure is logged). */
   publish(conn: BrokerConnection, state: 'online' | 'offline'): Promise<void> {
     let payload: Buffer;
     try {
-      payload = this.payload(state);
+      const seq = this.o.store.seq.next();
+      payload = this.payload(state, seq);
+      if (state === 'online') this.onlineSeqOn.set(conn, seq);
+      else this.onlineSeqOn.delete(conn);
     } catch (err) {
       this.o.log.error({ err }, 'link: could not build the status message');
       return Promise.resolve();
@@ -75,9 +108,9 @@ export class StatusPublisher {
       });
   }
 
-  private payload(state: 'online' | 'offline'): Buffer {
-    const { home, version, store, stamp, signer } = this.o;
-    const env = statusEnvelope(home, state, version, store.seq.next(), stamp());
+  private payload(state: 'online' | 'offline', seq: number): Buffer {
+    const { home, version, stamp, signer } = this.o;
+    const env = statusEnvelope(home, state, version, seq, stamp());
     return encodeEnvelope(signer ? signer.sign(env) : env);
   }
 }

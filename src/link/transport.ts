@@ -6,6 +6,25 @@ import type { MqttConfig } from '../config/schema.js';
  */
 export type ProtocolVersion = 4 | 5;
 
+/**
+ * What the link loses on an MQTT 3.1.1 connection, and what keeps each guarantee there
+ * (docs/brokers.md): message expiry (the drain drops expired rows before sending, receivers refuse a
+ * passed `exp`), will delay (the link watches its own status and re-announces `online` over a late will),
+ * No Local (the inbox drops the home's own offers), Receive Maximum (mqtt.maxInFlight caps the window),
+ * session expiry (a persistent session is kept by the broker until it is cleaned).
+ */
+export const MQTT5_ONLY_FEATURES = [
+  'message-expiry',
+  'will-delay',
+  'no-local',
+  'receive-maximum',
+  'session-expiry',
+] as const;
+
+export function featuresOff(version: ProtocolVersion): string[] {
+  return version === 5 ? [] : [...MQTT5_ONLY_FEATURES];
+}
+
 export interface ConnectParams {
   url: string;
   clientId: string;
@@ -14,8 +33,11 @@ export interface ConnectParams {
   persistent: boolean;
   /** Published (retained, QoS 1) by the broker when the connection ends without a DISCONNECT. */
   will?: { topic: string; payload: Buffer };
-  /** Attached before the CONNACK: queued session messages can arrive in the same read. */
-  onMessage?: (topic: string, payload: Buffer) => void;
+  /**
+   * Attached before the CONNACK: queued session messages can arrive in the same read. `replayed`: the
+   * broker sent a stored retained message because of a new subscription (RETAIN set on delivery).
+   */
+  onMessage?: (topic: string, payload: Buffer, replayed: boolean) => void;
   /** Aborts the attempt (the link is stopping). */
   signal?: AbortSignal;
 }

@@ -19,6 +19,8 @@ export interface WireMessage {
   from: string;
   /** The envelope type, or null (an empty payload, or not an envelope). */
   type: string | null;
+  /** A retained message sent because of a new subscription (delivered with RETAIN set). */
+  replayed?: boolean;
 }
 
 export interface Subscriber {
@@ -78,7 +80,7 @@ export class SimBroker {
     s.queue = [];
     for (const m of queued) this.route(s, m);
     for (const m of this.retained.values()) {
-      if (this.matches(s, m)) this.route(s, m);
+      if (this.matches(s, m)) this.route(s, { ...m, replayed: true });
     }
   }
 
@@ -127,7 +129,8 @@ export class SimBroker {
   private expired(msg: WireMessage): boolean {
     if (this.opts.legacy || msg.expiresAt === undefined || msg.expiresAt > this.sched.now) return false;
     this.expiredDropped++;
-    if (msg.retain && this.retained.get(msg.topic) === msg) this.retained.delete(msg.topic);
+    // A replayed copy stands for the stored message it was made from.
+    if (msg.retain && this.retained.get(msg.topic)?.payload === msg.payload) this.retained.delete(msg.topic);
     return true;
   }
 

@@ -137,7 +137,7 @@ class SimConnection implements BrokerConnection {
       filters,
       receive: (msg) => {
         if (!this.open || !clock.alive) return false;
-        this.o.inbound(msg, () => this.p.onMessage?.(msg.topic, msg.payload));
+        this.o.inbound(msg, () => this.p.onMessage?.(msg.topic, msg.payload, msg.replayed === true));
         this.o.sched.yieldAfterEvent();
         return this.open && clock.alive;
       },

@@ -4,10 +4,24 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
+import { connectAsync as mqttConnect } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeEnvelope } from '../../src/protocol/envelope.js';
+import { statusEnvelope } from '../../src/protocol/messages.js';
+import { homeTopic } from '../../src/protocol/topics.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
+import { startMqtt311Proxy } from '../helpers/mqtt311-proxy.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { awaitDelivered, countingReport, linkParts, mqttConfig, produce, retainedStatus } from './helpers.js';
+import {
+  awaitDelivered,
+  awaitOnline,
+  countingReport,
+  HOME,
+  linkParts,
+  mqttConfig,
+  produce,
+  retainedStatus,
+} from './helpers.js';
 
 describe('link against a real mosquitto', () => {
   const parts = linkParts();
@@ -91,6 +105,43 @@ describe('link: broker refusals, MQTT 3.1.1 brokers, TLS and passwords', () => {
     expect(link.status().protocolVersion).toBe(4);
     expect(link.status().inFlightCap).toBe(32);
     expect(countingReport(produced, [receiver]).misordered).toBe(0);
+  });
+
+  it('falls back to MQTT 3.1.1 at once when the broker closes an MQTT 5 CONNECT without a CONNACK', async () => {
+    const broker = await startMosquitto();
+    const proxy = await startMqtt311Proxy(broker.port);
+    aedesClose = () => proxy.close();
+    const receiver = await parts.receiver(broker.url, 'closes-v5', { protocolVersion: 4 });
+    const ts = parts.store();
+    const produced = produce(ts.store, 'trade', 50);
+    const link = parts.link(ts, mqttConfig([proxy.url], { reconnectBaseMs: 30_000, reconnectMaxMs: 60_000 }));
+    // A reconnect backoff of 30 s: delivery within 10 s proves the fallback needs no second attempt.
+    await awaitDelivered('closed before CONNACK', produced, [receiver], 10_000);
+    expect(link.status().protocolVersion).toBe(4);
+    expect(link.status().reconnects).toBe(0);
+    expect(proxy.refusedV5).toBe(1);
+    expect(countingReport(produced, [receiver]).missing).toBe(0);
+  });
+
+  it('announces online again when a stale will overwrites it on a 3.1.1 broker', async () => {
+    const broker = await startMosquitto();
+    const proxy = await startMqtt311Proxy(broker.port);
+    aedesClose = () => proxy.close();
+    const ts = parts.store();
+    const link = parts.link(ts, mqttConfig([proxy.url]), { version: '9.9.9' });
+    await awaitOnline(broker.url);
+    expect(link.status().protocolVersion).toBe(4);
+    // The will of an earlier connection (seq 0, older than this connection's online) published late.
+    const stale = encodeEnvelope(statusEnvelope(HOME, 'offline', '9.9.9', 0, Date.now()));
+    const other = await mqttConnect(broker.url, { clientId: 'late-will', protocolVersion: 4 });
+    await other.publishAsync(homeTopic(HOME.zone, HOME.id, 'status'), stale, { qos: 1, retain: true });
+    await other.endAsync();
+    await waitFor(
+      async () => (await retainedStatus(broker.url, HOME, 500))?.state === 'online',
+      5000,
+      'online again',
+    );
+    expect(link.status().state).toBe('connected');
   });
 
   it('connects over TLS with a CA file and a password file, and is refused with a wrong password', async () => {

@@ -46,12 +46,19 @@ function render(status: ServiceStatus, health: HealthReport): string {
   lines.push(
     '',
     link
-      ? `broker ${ok(link.connected, link.connected ? 'connected' : 'down')} ${link.broker ?? ''}  breaker ${link.breaker}  published ${link.published}  retries ${link.retries}${link.lastError ? `  last error: ${link.lastError}` : ''}`
+      ? `broker ${ok(link.connected, link.connected ? 'connected' : 'down')} ${link.broker ?? ''}${mqttVersionText(link)}  breaker ${link.breaker}  published ${link.published}  retries ${link.retries}${link.lastError ? `  last error: ${link.lastError}` : ''}`
       : dim('broker: none configured'),
   );
   if (status.outbox) lines.push(outboxLine(status.outbox));
   if (status.trading) lines.push(...tradingLines(status.trading));
   return lines.join('\n');
+}
+
+/** "MQTT 3.1.1 (off: message-expiry, …)" for a connected link. */
+function mqttVersionText(link: { protocolVersion: 4 | 5 | null; featuresOff: string[] }): string {
+  if (link.protocolVersion === null) return '';
+  const off = link.featuresOff.length > 0 ? ` (off: ${link.featuresOff.join(', ')})` : '';
+  return `  MQTT ${link.protocolVersion === 5 ? '5' : '3.1.1'}${off}`;
 }
 
 /** Trading on or off (and why, with the fix), the role, the current offer and the deals. */

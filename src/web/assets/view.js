@@ -99,6 +99,12 @@ export function renderLink(link) {
   );
   list($('link'), [
     ['Broker', `${link.broker ?? '–'}${up && !link.onPrimary ? ' (fallback)' : ''}`],
+    [
+      'Protocol',
+      link.protocolVersion === null
+        ? '–'
+        : `MQTT ${link.protocolVersion === 5 ? '5' : '3.1.1'}${link.featuresOff.length ? ` (off: ${link.featuresOff.join(', ')})` : ''}`,
+    ],
     ['Breaker', link.breaker],
     [
       'Last error',
