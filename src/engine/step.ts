@@ -8,6 +8,7 @@ import { buyerTick, dropMarketOffer, handleOffer, handleReject, handleTrade, pru
 import { goodValue, newContext, type StepContext } from './context.js';
 import type { Durable } from './durable.js';
 import { pruneHistory } from './history.js';
+import { answerOfferRequest, requestOffers } from './offer-sync.js';
 import { expireOffers, sellerTick } from './seller.js';
 import { handleAck, handleSettlement, recordMeter, settleDue } from './settlement.js';
 import { tradingSlot } from './slots.js';
@@ -65,6 +66,9 @@ function dispatch(cfg: EngineConfig, state: EngineState, event: EngineEvent, now
     case 'offer-withdrawn':
       vol = dropMarketOffer(vol, event.home);
       break;
+    case 'connected':
+      requestOffers(d, ctx);
+      break;
   }
   if (ctx.counter !== d.counter) d = { ...d, counter: ctx.counter };
   vol.grid = gridEstimate(vol, cfg, now);
@@ -116,6 +120,9 @@ function message(
   switch (m.type) {
     case 'offer':
       return { d, vol: handleOffer(vol, ctx, m.from, m.id, m.exp, m.body) };
+    case 'offer-request':
+      answerOfferRequest(d, ctx, m.from, m.body);
+      return { d, vol };
     case 'accept':
       return { d: handleAccept(d, ctx, m.from, m.id, m.body), vol };
     case 'trade':

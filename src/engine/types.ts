@@ -3,6 +3,7 @@ import type {
   AcceptBody,
   AckBody,
   OfferBody,
+  OfferRequestBody,
   RejectBody,
   RejectReason,
   SettlementBody,
@@ -76,10 +77,13 @@ export type EngineEvent =
    */
   | { kind: 'message'; message: InboundMessage }
   /** A neighbour's retained offer topic became empty: it has no offer now. */
-  | { kind: 'offer-withdrawn'; home: string };
+  | { kind: 'offer-withdrawn'; home: string }
+  /** The link (re)connected to a broker: ask the zone for its open offers (offer-sync.ts). */
+  | { kind: 'connected' };
 
 export type InboundMessage =
   | InboundOf<'offer', OfferBody>
+  | InboundOf<'offer-request', OfferRequestBody>
   | InboundOf<'accept', AcceptBody>
   | InboundOf<'trade', TradeBody>
   | InboundOf<'reject', RejectBody>
@@ -98,10 +102,11 @@ interface InboundOf<T extends string, B> {
 }
 
 /** Where a message goes: this home's own topic, or a neighbour's inbox. */
-export type Destination = { own: 'offer' | 'trades' } | { inbox: string };
+export type Destination = { own: 'offer' | 'requests' | 'trades' } | { inbox: string };
 
 export type OutgoingMessage =
   | OutgoingOf<'offer', OfferBody>
+  | OutgoingOf<'offer-request', OfferRequestBody>
   | OutgoingOf<'accept', AcceptBody>
   | OutgoingOf<'trade', TradeBody>
   | OutgoingOf<'reject', RejectBody>

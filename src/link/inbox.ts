@@ -3,7 +3,7 @@ import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { type DecodeFailure, decodeEnvelope, type Envelope, TYPE_TOPICS } from '../protocol/envelope.js';
 import type { VerifyFailure } from '../protocol/signing.js';
-import { homeTopic, parseTopic, zoneOffersFilter } from '../protocol/topics.js';
+import { homeTopic, parseTopic, zoneOffersFilter, zoneRequestsFilter } from '../protocol/topics.js';
 import type { LinkStore } from './link-store.js';
 
 /**
@@ -55,8 +55,8 @@ export type InboxOutcome =
   | { kind: 'rejected'; reason: InboxRejectReason; detail: string }
   /** An empty retained payload on a neighbour's offer topic: that home has no offer now. */
   | { kind: 'offer-withdrawn'; home: string }
-  /** This home's own offer, echoed by a 3.1.1 broker (MQTT 5 subscribes with No Local). */
-  | { kind: 'own-offer' };
+  /** This home's own offer or offer request, echoed by a 3.1.1 broker (MQTT 5 subscribes with No Local). */
+  | { kind: 'own-echo' };
 
 export interface InboxStats {
   accepted: number;
@@ -135,8 +135,9 @@ export function createInbox(opts: InboxOptions): Inbox {
     const t = parseTopic(topic);
     const isInbox = topic === inboxTopic;
     const isOffer = t !== null && t.zone === home.zone && t.kind === 'offer';
-    if (!t || !(isInbox || isOffer)) return reject(topic, payload, 'unexpected-topic', topic);
-    if (isOffer && t.home === home.id) return { kind: 'own-offer' };
+    const isRequest = t !== null && t.zone === home.zone && t.kind === 'requests';
+    if (!t || !(isInbox || isOffer || isRequest)) return reject(topic, payload, 'unexpected-topic', topic);
+    if ((isOffer || isRequest) && t.home === home.id) return { kind: 'own-echo' };
     if (isOffer && payload.length === 0) {
       offersWithdrawn++;
       try {
@@ -151,8 +152,8 @@ export function createInbox(opts: InboxOptions): Inbox {
     if (!decoded.ok) return reject(topic, payload, decoded.reason, decoded.detail);
     const env = decoded.envelope;
     if (env.zone !== t.zone) return reject(topic, payload, 'wrong-zone', `${env.zone} on ${t.zone}`, env);
-    if (isOffer && env.from !== t.home) {
-      return reject(topic, payload, 'sender-mismatch', `${env.from} on ${t.home}'s offer`, env);
+    if ((isOffer || isRequest) && env.from !== t.home) {
+      return reject(topic, payload, 'sender-mismatch', `${env.from} on ${t.home}'s ${t.kind}`, env);
     }
     if (!TYPE_TOPICS[env.type].includes(t.kind)) {
       return reject(topic, payload, 'wrong-type', `${env.type} on ${t.kind}`, env);
@@ -182,7 +183,7 @@ export function createInbox(opts: InboxOptions): Inbox {
   }
 
   return {
-    subscriptions: [inboxTopic, zoneOffersFilter(home.zone)],
+    subscriptions: [inboxTopic, zoneOffersFilter(home.zone), zoneRequestsFilter(home.zone)],
     handle,
     stats: () => ({ accepted, rejected: { ...rejected }, offersWithdrawn }),
   };

@@ -25,6 +25,8 @@ export interface LinkContext extends InboxOptions {
    * and chance stay the system clock's (the service's wiring). With `clock`, not read.
    */
   now?: () => number;
+  /** Each successful connection, after `online` was sent (trading asks the zone for its offers). */
+  onConnected?: () => void;
   /** How the link reaches the brokers; default mqtt.js. */
   transport?: BrokerTransport;
   /** Upper bound of the random pause before the backlog drain starts after a connect. */
@@ -157,6 +159,11 @@ export function createLink(ctx: LinkContext): Link {
       up(conn) {
         void status.publish(conn, 'online');
         drain.attach(conn);
+        try {
+          ctx.onConnected?.();
+        } catch (err) {
+          log.error({ err }, 'link: connected handler threw');
+        }
       },
       down(conn) {
         status.forget(conn);

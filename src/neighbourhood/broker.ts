@@ -7,7 +7,8 @@ import type { Scheduler } from './scheduler.js';
  * messages are delivered on every subscribe), persistent sessions (messages for an offline client are
  * queued, up to a bound, and delivered when it comes back), and delivery through the faulty network.
  * As MQTT 5 brokers do, it drops messages whose expiry has passed and does not echo a client's own
- * publications (No Local); as a 3.1.1 broker (`legacy`) it does neither.
+ * publications (No Local); as a 3.1.1 broker (`legacy`) it does neither. Without `retainedToWildcard`
+ * (RabbitMQ 3.10's MQTT plugin) a subscribe replays retained messages only to filters without wildcards.
  */
 export interface WireMessage {
   topic: string;
@@ -32,6 +33,8 @@ export interface Subscriber {
 
 export interface BrokerOptions {
   legacy: boolean;
+  /** Retained messages are replayed to wildcard filters too (mosquitto); default true. */
+  retainedToWildcard?: boolean;
   /** Messages an offline client's session holds; further ones are dropped and counted. */
   sessionLimit: number;
   /** Test hook: rewrites payloads on their way to subscribers (a network that tampers). */
@@ -79,8 +82,9 @@ export class SimBroker {
     const queued = s.queue;
     s.queue = [];
     for (const m of queued) this.route(s, m);
+    const exactOnly = this.opts.retainedToWildcard === false;
     for (const m of this.retained.values()) {
-      if (this.matches(s, m)) this.route(s, { ...m, replayed: true });
+      if (exactOnly ? this.matchesExactly(s, m) : this.matches(s, m)) this.route(s, { ...m, replayed: true });
     }
   }
 
@@ -124,6 +128,11 @@ export class SimBroker {
   private matches(s: Session, msg: WireMessage): boolean {
     if (!this.opts.legacy && msg.from === s.id) return false;
     return s.filters.some((f) => topicMatches(f, msg.topic));
+  }
+
+  private matchesExactly(s: Session, msg: WireMessage): boolean {
+    if (!this.opts.legacy && msg.from === s.id) return false;
+    return s.filters.includes(msg.topic);
   }
 
   private expired(msg: WireMessage): boolean {

@@ -31,6 +31,11 @@ export interface FaultProfile {
   roguePerHour: number;
   /** An MQTT 3.1.1 broker: no message expiry (stale retained offers are delivered), no No Local. */
   legacyBroker: boolean;
+  /**
+   * Retained messages are never replayed to wildcard subscriptions (RabbitMQ 3.10): buyers learn the
+   * offers made before they subscribed only through offer requests. Default false.
+   */
+  noRetainedToWildcard?: boolean;
 }
 
 export const NO_FAULTS: FaultProfile = {

@@ -207,6 +207,7 @@ export class SimHome {
         this.lastAccepted = env;
       },
       onOfferWithdrawn: (h) => proc.host.offerWithdrawn(h),
+      onConnected: () => proc.host.connected(),
       ...(this.setup.verify ? { verify: this.setup.verify } : {}),
     });
     this.proc = proc;

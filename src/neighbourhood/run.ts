@@ -133,7 +133,12 @@ export async function runNeighbourhood(opts: NeighbourhoodOptions): Promise<Neig
   const broker = new SimBroker(
     sched,
     net,
-    { legacy: faults.legacyBroker, sessionLimit: SESSION_LIMIT, rewrite: opts.rewrite },
+    {
+      legacy: faults.legacyBroker,
+      retainedToWildcard: faults.noRetainedToWildcard !== true,
+      sessionLimit: SESSION_LIMIT,
+      rewrite: opts.rewrite,
+    },
     counts,
     recorder,
   );

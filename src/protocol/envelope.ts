@@ -23,7 +23,9 @@ export type MessageType = (typeof MESSAGE_TYPES)[number];
 export const TYPE_TOPICS: Record<MessageType, readonly TopicKind[]> = {
   status: ['status'],
   telemetry: ['telemetry'],
-  offer: ['offer'],
+  // On the own offer topic, and as the answer to an offer request in the asker's inbox.
+  offer: ['offer', 'inbox'],
+  'offer-request': ['requests'],
   accept: ['inbox'],
   trade: ['inbox', 'trades'],
   reject: ['inbox'],

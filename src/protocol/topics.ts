@@ -6,7 +6,7 @@ import { isValidId } from '../core/ids.js';
  */
 export const TOPIC_ROOT = 'powerdeal/v1';
 
-export const TOPIC_KINDS = ['status', 'telemetry', 'offer', 'inbox', 'trades'] as const;
+export const TOPIC_KINDS = ['status', 'telemetry', 'offer', 'requests', 'inbox', 'trades'] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 function checkId(what: string, s: string): string {
@@ -21,6 +21,11 @@ export function homeTopic(zone: string, home: string, kind: TopicKind): string {
 /** Every home's retained offer in a zone. */
 export function zoneOffersFilter(zone: string): string {
   return `${TOPIC_ROOT}/${checkId('zone', zone)}/+/offer`;
+}
+
+/** Every home's offer requests in a zone (not retained). */
+export function zoneRequestsFilter(zone: string): string {
+  return `${TOPIC_ROOT}/${checkId('zone', zone)}/+/requests`;
 }
 
 export interface ParsedTopic {

@@ -10,7 +10,15 @@ import { isUuidV7 } from './uuidv7.js';
  */
 
 /** The message types of trading: the ones a home's engine sends and takes. */
-export const TRADING_TYPES = ['offer', 'accept', 'trade', 'reject', 'ack', 'settlement'] as const;
+export const TRADING_TYPES = [
+  'offer',
+  'offer-request',
+  'accept',
+  'trade',
+  'reject',
+  'ack',
+  'settlement',
+] as const;
 export type TradingType = (typeof TRADING_TYPES)[number];
 
 const homeId = z.string().regex(ID_PATTERN);
@@ -37,6 +45,17 @@ export const offerBodySchema = z
   })
   .refine((b) => b.availableWh <= b.energyWh, { error: 'availableWh cannot exceed energyWh' });
 export type OfferBody = z.infer<typeof offerBodySchema>;
+
+/**
+ * A home that (re)connected asks the zone for the open offers of the slot it trades; each seller with one
+ * answers with a copy of it in the asker's inbox. Buyers so never depend on a broker delivering retained
+ * offers to a wildcard subscription (RabbitMQ does not, and keeps retained messages per node).
+ */
+export const offerRequestBodySchema = z.strictObject({
+  slot: time,
+  slotMs: z.int().min(60_000).max(3_600_000),
+});
+export type OfferRequestBody = z.infer<typeof offerRequestBodySchema>;
 
 /** A buyer's request for (part of) an offer, sent to the seller's inbox. */
 export const acceptBodySchema = z
@@ -112,6 +131,7 @@ export type SettlementBody = z.infer<typeof settlementBodySchema>;
 /** The body schema of each trading type: what the envelope check and the engine both validate against. */
 export const TRADING_BODY_SCHEMAS: Record<TradingType, z.ZodType> = {
   offer: offerBodySchema,
+  'offer-request': offerRequestBodySchema,
   accept: acceptBodySchema,
   trade: tradeBodySchema,
   reject: rejectBodySchema,

@@ -273,6 +273,7 @@ export class Service {
           ...(this.keys.keyring ? { verify: createVerifier(this.keys.keyring) } : {}),
           onMessage: (env) => this.trading.message(env),
           onOfferWithdrawn: (home) => this.trading.offerWithdrawn(home),
+          onConnected: () => this.trading.connected(),
         });
         this.parts.link = link;
         await link.start();

@@ -139,6 +139,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX trades_by_update ON trades (updated_at);
     `,
   },
+  {
+    version: 3,
+    name: 'outbox: the offer-sync class (offer requests and their answers)',
+    sql: `
+      -- SQLite cannot change a CHECK: the table is rebuilt with its rows, indexes and triggers.
+      CREATE TABLE outbox_v3 (
+        row_id INTEGER PRIMARY KEY,
+        class TEXT NOT NULL
+          CHECK (class IN ('trade','trade-ack','reject','settlement','accept','offer','offer-sync','telemetry')),
+        msg_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        retain INTEGER NOT NULL,
+        expires_at INTEGER,
+        coalesce_key TEXT,
+        enqueued_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        bytes INTEGER NOT NULL
+      );
+      INSERT INTO outbox_v3 SELECT * FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v3 RENAME TO outbox;
+      CREATE INDEX outbox_by_expiry ON outbox (class, expires_at) WHERE expires_at IS NOT NULL;
+      CREATE INDEX outbox_by_coalesce ON outbox (coalesce_key, row_id) WHERE coalesce_key IS NOT NULL;
+      CREATE TRIGGER outbox_tally_insert AFTER INSERT ON outbox BEGIN
+        UPDATE outbox_tally SET n = n + 1, bytes = bytes + NEW.bytes WHERE name = 'class:' || NEW.class;
+        UPDATE outbox_tally SET n = NEW.row_id % 1000000000000
+          WHERE name = 'row_seq' AND n < NEW.row_id % 1000000000000;
+      END;
+      CREATE TRIGGER outbox_tally_delete AFTER DELETE ON outbox BEGIN
+        UPDATE outbox_tally SET n = n - 1, bytes = bytes - OLD.bytes WHERE name = 'class:' || OLD.class;
+      END;
+      INSERT INTO outbox_tally (name) VALUES ('class:offer-sync');
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -5,7 +5,15 @@
  */
 
 /** Message classes. Each class has one row in OUTBOX_CLASSES. */
-export type OutboxClass = 'trade' | 'trade-ack' | 'reject' | 'settlement' | 'accept' | 'offer' | 'telemetry';
+export type OutboxClass =
+  | 'trade'
+  | 'trade-ack'
+  | 'reject'
+  | 'settlement'
+  | 'accept'
+  | 'offer'
+  | 'offer-sync'
+  | 'telemetry';
 
 export type OutboxPolicy =
   /** Kept until acknowledged, whatever the caps say. Its transaction is synced (a promise to a neighbour). */
@@ -42,7 +50,9 @@ export const OUTBOX_CLASSES: { readonly [C in OutboxClass]: Readonly<OutboxClass
   settlement: { policy: 'never-shed', priority: 3, retain: false, slot: 3 },
   accept: { policy: 'expire', priority: 4, retain: false, slot: 4 },
   offer: { policy: 'coalesce-expire', priority: 5, retain: true, slot: 5 },
-  telemetry: { policy: 'shed-oldest', priority: 6, retain: false, slot: 6 },
+  // Offer requests and the offer copies that answer them: stale after gate closure, never retained.
+  'offer-sync': { policy: 'expire', priority: 6, retain: false, slot: 7 },
+  telemetry: { policy: 'shed-oldest', priority: 7, retain: false, slot: 6 },
 };
 
 /** Each class's policy (from OUTBOX_CLASSES). */

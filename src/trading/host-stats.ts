@@ -40,6 +40,7 @@ export class HostCounters {
   readonly stateWrites = { rows: 0, bytes: 0 };
   readonly sent: Record<SentKind, number> = {
     offer: 0,
+    'offer-request': 0,
     accept: 0,
     trade: 0,
     reject: 0,

@@ -136,6 +136,11 @@ export class TradingHost {
     this.step({ kind: 'message', message });
   }
 
+  /** The link (re)connected to a broker. Never throws. */
+  connected(): void {
+    this.stepQuietly({ kind: 'connected' });
+  }
+
   /** A neighbour's retained offer topic became empty. Never throws. */
   offerWithdrawn(home: string): void {
     this.stepQuietly({ kind: 'offer-withdrawn', home });

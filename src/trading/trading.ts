@@ -100,6 +100,10 @@ export class Trading {
     this.host?.offerWithdrawn(home);
   }
 
+  connected(): void {
+    this.host?.connected();
+  }
+
   /** Offers and trades for the page and the API; empty while trading is off. */
   tradeBook(): TradeBook {
     return {

@@ -2,6 +2,7 @@ import type {
   AcceptBody,
   AckBody,
   OfferBody,
+  OfferRequestBody,
   RejectBody,
   SettlementBody,
   TradeBody,
@@ -16,6 +17,7 @@ import { uuidv7 } from '../../src/protocol/uuidv7.js';
 
 export interface TradingBodies {
   offer: OfferBody;
+  'offer-request': OfferRequestBody;
   accept: AcceptBody;
   trade: TradeBody;
   reject: RejectBody;
@@ -42,6 +44,7 @@ const defaults: { [T in TradingType]: () => TradingBodies[T] } = {
     priceCentsPerKwh: 12,
     reserveWh: 50,
   }),
+  'offer-request': () => ({ slot: SAMPLE_SLOT, slotMs: SAMPLE_SLOT_MS }),
   accept: () => ({
     acceptId: uuidv7(),
     seller: SAMPLE_SELLER,

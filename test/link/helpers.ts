@@ -206,6 +206,12 @@ const ROUTES: {
     body: () => sampleBody('accept', { seller: NEIGHBOUR }),
   },
   offer: { to: 'self', kind: 'offer', type: 'offer', body: () => sampleBody('offer') },
+  'offer-sync': {
+    to: 'self',
+    kind: 'requests',
+    type: 'offer-request',
+    body: () => sampleBody('offer-request'),
+  },
 };
 
 export interface Produced {

@@ -191,7 +191,7 @@ describe('inbox', () => {
       ts: Date.now(),
       body: sampleBody('offer'),
     });
-    expect(own.handle(homeTopic(HOME.zone, HOME.id, 'offer'), encodeEnvelope(mine)).kind).toBe('own-offer');
+    expect(own.handle(homeTopic(HOME.zone, HOME.id, 'offer'), encodeEnvelope(mine)).kind).toBe('own-echo');
     expect(own.handle(NEIGHBOUR_OFFER, Buffer.alloc(0))).toEqual({
       kind: 'offer-withdrawn',
       home: NEIGHBOUR,
