@@ -1,6 +1,7 @@
 import type { MqttConfig } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Signer } from '../protocol/signing.js';
+import { defaultClientId } from '../protocol/topics.js';
 import type { OutboxQueue } from '../store/outbox-types.js';
 import { createMqttTransport } from './connection.js';
 import { DEFAULT_IDLE_POLL_MS, Drain } from './drain.js';
@@ -138,7 +139,7 @@ export function createLink(ctx: LinkContext): Link {
     log,
     mqtt,
     transport: ctx.transport ?? createMqttTransport(stamp),
-    clientId: mqtt.clientId ?? `powerdeal-${home.id}`,
+    clientId: mqtt.clientId ?? defaultClientId(home.id),
     subscriptions: inbox.subscriptions,
     onMessage: (topic, payload) => {
       if (!closed) inbox.handle(topic, payload);

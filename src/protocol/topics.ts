@@ -23,6 +23,27 @@ export function zoneOffersFilter(zone: string): string {
   return `${TOPIC_ROOT}/${checkId('zone', zone)}/+/offer`;
 }
 
+/**
+ * The kinds a home publishes under its own id: its status (and last will), telemetry, offer and the copy
+ * of its trades and settlements. Everything else it sends goes to a neighbour's `inbox`.
+ */
+export const OWN_PUBLISHED_KINDS = [
+  'status',
+  'telemetry',
+  'offer',
+  'trades',
+] as const satisfies readonly TopicKind[];
+
+/** The client id of a home's persistent session unless config `mqtt.clientId` names another. */
+export function defaultClientId(home: string): string {
+  return `powerdeal-${home}`;
+}
+
+/** The filters a home's link subscribes to: its own inbox and every offer of its zone. */
+export function homeSubscriptions(zone: string, home: string): string[] {
+  return [homeTopic(zone, home, 'inbox'), zoneOffersFilter(zone)];
+}
+
 export interface ParsedTopic {
   zone: string;
   home: string;
