@@ -3,7 +3,7 @@ import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { type DecodeFailure, decodeEnvelope, type Envelope, TYPE_TOPICS } from '../protocol/envelope.js';
 import type { VerifyFailure } from '../protocol/signing.js';
-import { homeTopic, parseTopic, zoneOffersFilter, zoneRequestsFilter } from '../protocol/topics.js';
+import { homeSubscriptions, homeTopic, parseTopic } from '../protocol/topics.js';
 import type { LinkStore } from './link-store.js';
 
 /**
@@ -183,7 +183,7 @@ export function createInbox(opts: InboxOptions): Inbox {
   }
 
   return {
-    subscriptions: [inboxTopic, zoneOffersFilter(home.zone), zoneRequestsFilter(home.zone)],
+    subscriptions: homeSubscriptions(home.zone, home.id),
     handle,
     stats: () => ({ accepted, rejected: { ...rejected }, offersWithdrawn }),
   };

@@ -1,6 +1,7 @@
 import type { MqttConfig } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Signer } from '../protocol/signing.js';
+import { defaultClientId } from '../protocol/topics.js';
 import type { OutboxQueue } from '../store/outbox-types.js';
 import { createMqttTransport } from './connection.js';
 import { DEFAULT_IDLE_POLL_MS, Drain } from './drain.js';
@@ -144,9 +145,9 @@ export function createLink(ctx: LinkContext): Link {
     log,
     mqtt,
     transport: ctx.transport ?? createMqttTransport(stamp),
-    clientId: mqtt.clientId ?? `powerdeal-${home.id}`,
-    // The own status topic too: how a stale will that overwrote `online` is noticed (status-publisher.ts).
-    subscriptions: [...inbox.subscriptions, status.topic],
+    clientId: mqtt.clientId ?? defaultClientId(home.id),
+    // They include the own status topic: how a stale will that overwrote `online` is noticed.
+    subscriptions: inbox.subscriptions,
     onMessage: (topic, payload, replayed) => {
       if (closed) return;
       if (topic !== status.topic) inbox.handle(topic, payload);

@@ -28,6 +28,37 @@ export function zoneRequestsFilter(zone: string): string {
   return `${TOPIC_ROOT}/${checkId('zone', zone)}/+/requests`;
 }
 
+/**
+ * The kinds a home publishes under its own id: its status (and last will), telemetry, offer, offer
+ * requests and the copy of its trades and settlements. Everything else it sends goes to a neighbour's
+ * `inbox`.
+ */
+export const OWN_PUBLISHED_KINDS = [
+  'status',
+  'telemetry',
+  'offer',
+  'requests',
+  'trades',
+] as const satisfies readonly TopicKind[];
+
+/** The client id of a home's persistent session unless config `mqtt.clientId` names another. */
+export function defaultClientId(home: string): string {
+  return `powerdeal-${home}`;
+}
+
+/**
+ * The filters a home's link subscribes to: its own inbox, every offer and offer request of its zone, and
+ * its own status (how the link notices a late will that overwrote `online`).
+ */
+export function homeSubscriptions(zone: string, home: string): string[] {
+  return [
+    homeTopic(zone, home, 'inbox'),
+    zoneOffersFilter(zone),
+    zoneRequestsFilter(zone),
+    homeTopic(zone, home, 'status'),
+  ];
+}
+
 export interface ParsedTopic {
   zone: string;
   home: string;

@@ -60,8 +60,13 @@ describe('inbox', () => {
   });
   afterEach(() => ts.dispose());
 
-  it('subscribes to its inbox and to the zone offers', () => {
-    expect(inbox.subscriptions).toEqual([INBOX, 'powerdeal/v1/zone-a/+/offer']);
+  it('subscribes to its inbox, the zone offers and offer requests, and its own status', () => {
+    expect(inbox.subscriptions).toEqual([
+      INBOX,
+      'powerdeal/v1/zone-a/+/offer',
+      'powerdeal/v1/zone-a/+/requests',
+      'powerdeal/v1/zone-a/home-1/status',
+    ]);
   });
 
   it('accepts a valid message once and hands it over with its topic', () => {
@@ -101,7 +106,11 @@ describe('inbox', () => {
       ['wrong-zone', INBOX, encodeEnvelope(env({ zone: 'zone-b' }))],
       ['sender-mismatch', NEIGHBOUR_OFFER, encodeEnvelope(env({ type: 'offer', from: 'home-3' }))],
       ['wrong-type', NEIGHBOUR_OFFER, encodeEnvelope(env({ type: 'trade' }))],
-      ['wrong-type', INBOX, encodeEnvelope(env({ type: 'offer' }))],
+      [
+        'wrong-type',
+        INBOX,
+        encodeEnvelope(env({ type: 'offer-request', body: { slot: 1, slotMs: 900_000 } })),
+      ],
       ['expired', INBOX, encodeEnvelope(env({ ts: now - 10_000, exp: now - 1 }))],
       ['expired', NEIGHBOUR_OFFER, encodeEnvelope(env({ type: 'offer', ts: now - 10_000, exp: now - 1 }))],
     ];

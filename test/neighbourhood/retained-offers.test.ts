@@ -124,7 +124,8 @@ describe('offer requests stand in for retained delivery to a wildcard', () => {
           // within a minute of the restart.
           const m = event.message;
           const published = publishedAt.get(`${m.from}/${m.body.slot}/${m.body.version}`);
-          if (published !== undefined && published < died - 30_000 && now - at < 60_000) seen.earlierOffersLearned++;
+          if (published !== undefined && published < died - 30_000 && now - at < 60_000)
+            seen.earlierOffersLearned++;
         }
         return result;
       },

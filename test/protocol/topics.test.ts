@@ -7,6 +7,7 @@ describe('topics', () => {
       'powerdeal/v1/lyon-7/home-42/status',
       'powerdeal/v1/lyon-7/home-42/telemetry',
       'powerdeal/v1/lyon-7/home-42/offer',
+      'powerdeal/v1/lyon-7/home-42/requests',
       'powerdeal/v1/lyon-7/home-42/inbox',
       'powerdeal/v1/lyon-7/home-42/trades',
     ]);

@@ -65,7 +65,7 @@ export function captureLog(): { log: Logger; lines: Record<string, unknown>[] } 
 }
 
 let n = 0;
-const EXPIRING: OutboxClass[] = ['accept', 'offer'];
+const EXPIRING: OutboxClass[] = ['accept', 'offer', 'offer-sync'];
 
 /** An outbox message of `cls`; expiring classes get an expiry far away unless given. */
 export function msg(cls: OutboxClass, extra: Partial<OutboxMessage> = {}): OutboxMessage {

@@ -25,11 +25,12 @@ describe('the outbox class table', () => {
       'settlement',
       'accept',
       'offer',
+      'offer-sync',
       'telemetry',
     ]);
     for (const c of CLASSES) expect(OUTBOX_POLICIES[c]).toBe(OUTBOX_CLASSES[c].policy);
     // The slots are stored in the data: distinct, and the ones rows were written with.
-    expect(CLASSES.map((c) => OUTBOX_CLASSES[c].slot)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(CLASSES.map((c) => OUTBOX_CLASSES[c].slot)).toEqual([0, 1, 2, 3, 4, 5, 7, 6]);
   });
 
   it('gives every row its class retain: offers reach the link retained, everything else not', () => {
@@ -43,6 +44,7 @@ describe('the outbox class table', () => {
       settlement: false,
       accept: false,
       offer: true,
+      'offer-sync': false,
       telemetry: false,
     });
     expect(s.outbox.list({ class: 'offer' })[0]!.retain).toBe(true);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as backup } from './backup.js';
+import { register as broker } from './broker.js';
 import { register as completion } from './completion.js';
 import { register as config } from './config.js';
 import { register as demo } from './demo.js';
@@ -37,6 +38,7 @@ const verbs: Array<(program: Command) => void> = [
   dlq,
   trades,
   keys,
+  broker,
   backup,
   restore,
   selftest,
