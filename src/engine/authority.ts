@@ -85,7 +85,10 @@ export function handleAccept(
     status: availableWh === 0 ? ('filled' as const) : offer.status,
     ts: now,
   };
-  publishOffer(ctx, sold);
+  // The whole zone receives every revision, so a sale republishes the offer only once nothing worth asking
+  // for is left. Until then a buyer that asks for more than is left gets a partial fill or a reject that
+  // carries the true availableWh: one message to one home instead of one to every home.
+  if (availableWh === 0 || availableWh < cfg.minTradeWh) publishOffer(ctx, sold);
 
   const deal: Deal = {
     role: 'seller',
