@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite uses as real peers: a real MQTT broker (mosquitto), serial
+# Installs the Debian packages the test suite uses as real peers: real MQTT brokers (mosquitto, and
+# rabbitmq-server for the clustered-broker tests in test/brokers), serial
 # pty pairs (socat), an independent Modbus master (mbpoll) and an independent Modbus server library
 # (python3-pymodbus, with python3-serial and python3-serial-asyncio, which its servers import but Debian
 # only recommends), systemd-analyze (systemd) to check the unit file, a real browser for the status page
@@ -7,7 +8,7 @@
 # CLI's questions in a real terminal. Safe to run twice.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio systemd chromium prometheus tmux)
+packages=(mosquitto mosquitto-clients rabbitmq-server socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio systemd chromium prometheus tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,3 +28,11 @@ for unit in mosquitto prometheus; do
     $SUDO systemctl disable --now "$unit" || true
   fi
 done
+# rabbitmq-server starts a system node (and epmd on 4369) when installed. The tests start their own
+# nodes with a private cookie and a private epmd on a free port, so they neither need nor mind it:
+# disable it only when this run installed it, and leave a RabbitMQ that was there before, and epmd
+# (other Erlang programs may use it), alone.
+if [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && command -v systemctl >/dev/null 2>&1 \
+  && systemctl is-active --quiet rabbitmq-server 2>/dev/null; then
+  $SUDO systemctl disable --now rabbitmq-server || true
+fi
