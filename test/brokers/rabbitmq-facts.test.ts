@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LONG } from '../helpers/long.js';
 import { waitFor } from '../helpers/ports.js';
 import {
   attemptMqtt,
@@ -10,6 +11,7 @@ import {
   startTestRabbitCluster,
   stopAllRabbitClusters,
 } from '../helpers/rabbitmq.js';
+import { awaitDelivered, linkParts, mqttConfig, produce } from '../link/helpers.js';
 
 /**
  * What RabbitMQ 3.10's MQTT plugin really does in a real 3-node cluster, checked with mqtt.js: the facts
@@ -159,49 +161,73 @@ describe('RabbitMQ 3.10 MQTT facts, 3-node cluster', () => {
     expect(sub.got[0]).toMatchObject({ payload: 'twice-acked?', qos: 1 });
   });
 
-  it('(e) with 2 of 3 nodes down, the last one still accepts new MQTT connections (the refusal claim is false)', async () => {
-    // The client-id tracking Raft cluster (mqtt_node): take its leader down too, so the survivor is a
-    // follower with no quorum and no leader.
-    const members = await cluster.ctl(0, ['eval', 'ra:members(mqtt_node:server_id()).']);
-    const leaderName = /\{mqtt_node,'([^']+)'\}\}\s*$/.exec(members)?.[1];
-    const leader = cluster.nodes.findIndex((n) => n.name === leaderName);
-    expect(leader).toBeGreaterThanOrEqual(0);
-    const [survivor, other] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
-    // Both at once: stopped one after the other, the two left would elect a new leader first.
-    await Promise.all([cluster.kill(leader), cluster.kill(other)]);
-    expect(cluster.running(leader) || cluster.running(other)).toBe(false);
-    expect(await cluster.runningNodes(survivor)).toEqual([cluster.nodes[survivor]!.name]);
+  it('the link connects with 3.1.1 at once and delivers its outbox through the cluster to another node', async () => {
+    const parts = linkParts();
+    try {
+      const urls = cluster.nodes.map((n) => n.mqttUrl);
+      const receiver = await parts.receiver(urls[2]!, 'rmq-receiver', { protocolVersion: 4 });
+      await waitFor(() => receiver.client.connected, 10_000, 'receiver');
+      const ts = parts.store();
+      const produced = produce(ts.store, 'telemetry', 100);
+      const link = parts.link(ts, mqttConfig([urls[0]!, urls[1]!]));
+      const report = await awaitDelivered('rabbitmq node 0 to node 2', produced, [receiver], 20_000);
+      expect(report.missing).toBe(0);
+      expect(link.status()).toMatchObject({ protocolVersion: 4, broker: urls[0], reconnects: 0 });
+      expect(link.status().featuresOff).toContain('message-expiry');
+    } finally {
+      await parts.dispose();
+    }
+  }, 60_000);
 
-    // Claimed: no quorum for client-id tracking, so CONNECT is refused. In 3.10.8 the registration is
-    // sent to Raft without waiting for it: the CONNACK comes at once (code 0), the connection stays up
-    // and local publish/subscribe works.
-    const url = cluster.nodes[survivor]!.mqttUrl;
-    const attempt = await attemptMqtt(url, { protocolVersion: 4, clientId: 'pd-facts-minority' });
-    expect(attempt).toMatchObject({ connected: true, code: 0, events: ['connect'] });
-    const topic = uniq('e');
-    const sub = await subscriber(survivor, topic);
-    await sleep(6000); // past any client-id registration timeout: still connected
-    expect(sub.client.connected).toBe(true);
-    const pub = await client(survivor);
-    await pub.publishAsync(topic, 'minority', { qos: 1 });
-    await waitFor(() => sub.got.length === 1, 10_000, 'a message within the minority node');
+  // About 110 s (the restarted node waits out a 100 s timeout of the MQTT plugin): soak mode only, by the
+  // two-minute rule for CI; its figures are in the closing note of the broker issue.
+  it.runIf(LONG)(
+    '(e) with 2 of 3 nodes down, the last one still accepts new MQTT connections (the refusal claim is false)',
+    async () => {
+      // The client-id tracking Raft cluster (mqtt_node): take its leader down too, so the survivor is a
+      // follower with no quorum and no leader.
+      const members = await cluster.ctl(0, ['eval', 'ra:members(mqtt_node:server_id()).']);
+      const leaderName = /\{mqtt_node,'([^']+)'\}\}\s*$/.exec(members)?.[1];
+      const leader = cluster.nodes.findIndex((n) => n.name === leaderName);
+      expect(leader).toBeGreaterThanOrEqual(0);
+      const [survivor, other] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+      // Both at once: stopped one after the other, the two left would elect a new leader first.
+      await Promise.all([cluster.kill(leader), cluster.kill(other)]);
+      expect(cluster.running(leader) || cluster.running(other)).toBe(false);
+      expect(await cluster.runningNodes(survivor)).toEqual([cluster.nodes[survivor]!.name]);
 
-    // Recovery: the old leader back. The survivor never stopped serving; the restarted node opens its
-    // MQTT listener only after mqtt_node:start returns, and that asks the leaderless survivor for the
-    // Raft members with a 100 s timeout (START_TIMEOUT): it serves after ~100 s, not after a ~5 s boot.
-    const t0 = Date.now();
-    await cluster.start(leader);
-    const back = await attemptMqtt(cluster.nodes[leader]!.mqttUrl, { protocolVersion: 4 });
-    const recoveryMs = Date.now() - t0;
-    console.info(`restarted node accepting MQTT after ${recoveryMs} ms`);
-    expect(back).toMatchObject({ connected: true, code: 0 });
-    expect(recoveryMs).toBeGreaterThan(60_000);
-    expect(await cluster.runningNodes(survivor)).toHaveLength(2);
-    expect((await attemptMqtt(url, { protocolVersion: 4, clientId: 'pd-facts-majority' })).connected).toBe(
-      true,
-    );
+      // Claimed: no quorum for client-id tracking, so CONNECT is refused. In 3.10.8 the registration is
+      // sent to Raft without waiting for it: the CONNACK comes at once (code 0), the connection stays up
+      // and local publish/subscribe works.
+      const url = cluster.nodes[survivor]!.mqttUrl;
+      const attempt = await attemptMqtt(url, { protocolVersion: 4, clientId: 'pd-facts-minority' });
+      expect(attempt).toMatchObject({ connected: true, code: 0, events: ['connect'] });
+      const topic = uniq('e');
+      const sub = await subscriber(survivor, topic);
+      await sleep(6000); // past any client-id registration timeout: still connected
+      expect(sub.client.connected).toBe(true);
+      const pub = await client(survivor);
+      await pub.publishAsync(topic, 'minority', { qos: 1 });
+      await waitFor(() => sub.got.length === 1, 10_000, 'a message within the minority node');
 
-    await cluster.start(other);
-    expect(await cluster.runningNodes(0)).toHaveLength(3);
-  }, 420_000);
+      // Recovery: the old leader back. The survivor never stopped serving; the restarted node opens its
+      // MQTT listener only after mqtt_node:start returns, and that asks the leaderless survivor for the
+      // Raft members with a 100 s timeout (START_TIMEOUT): it serves after ~100 s, not after a ~5 s boot.
+      const t0 = Date.now();
+      await cluster.start(leader);
+      const back = await attemptMqtt(cluster.nodes[leader]!.mqttUrl, { protocolVersion: 4 });
+      const recoveryMs = Date.now() - t0;
+      console.info(`restarted node accepting MQTT after ${recoveryMs} ms`);
+      expect(back).toMatchObject({ connected: true, code: 0 });
+      expect(recoveryMs).toBeGreaterThan(60_000);
+      expect(await cluster.runningNodes(survivor)).toHaveLength(2);
+      expect((await attemptMqtt(url, { protocolVersion: 4, clientId: 'pd-facts-majority' })).connected).toBe(
+        true,
+      );
+
+      await cluster.start(other);
+      expect(await cluster.runningNodes(0)).toHaveLength(3);
+    },
+    420_000,
+  );
 });
