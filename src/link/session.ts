@@ -33,6 +33,19 @@ export interface SessionOptions {
 }
 
 /**
+ * The client id of the persistent session on one broker of the list: the configured one on the first,
+ * with `-b<index>` on the others. A RabbitMQ cluster keeps a session's queue on the node that made it;
+ * while that node is down, no node accepts a session with that client id (not even a clean one), so a
+ * home that fails over to another node needs a session of its own there. Independent brokers keep their
+ * sessions apart anyway. What was queued on a dead node comes back with the node, and the inbox drops the
+ * duplicates.
+ */
+export function sessionClientId(base: string, brokers: readonly string[], url: string): string {
+  const i = brokers.indexOf(url);
+  return i <= 0 ? base : `${base}-b${i}`;
+}
+
+/**
  * The link's connection to the brokers: the connect loop with its backoff (backoff.ts), the choice of
  * broker and the return to the primary (broker-choice.ts), the persistent session with its will and
  * subscriptions, and leaving a connection cleanly. One connection at a time.
@@ -132,7 +145,7 @@ export class Session {
         try {
           const conn = await this.o.transport.connect({
             url,
-            clientId: this.o.clientId,
+            clientId: sessionClientId(this.o.clientId, this.o.mqtt.brokers, url),
             mqtt: this.o.mqtt,
             persistent: true,
             will: this.o.will(),

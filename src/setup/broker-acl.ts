@@ -124,7 +124,8 @@ export function rabbitmqPermissions(
   o: BrokerAclOptions,
 ): { configure: string; write: string; read: string; topicWrite: string; topicRead: string } {
   const exchange = regexEscape(o.exchange ?? RABBITMQ_DEFAULTS.exchange);
-  const queues = `mqtt-subscription-${regexEscape(a.clientId)}qos[01]`;
+  // One session per broker of the home's list: `-b<index>` after the first (src/link/session.ts).
+  const queues = `mqtt-subscription-${regexEscape(a.clientId)}(-b[0-9]+)?qos[01]`;
   return {
     configure: `^${queues}$`,
     write: `^(${exchange}|${queues})$`,
