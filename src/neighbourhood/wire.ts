@@ -37,7 +37,8 @@ export class WireRecorder {
   /** A home's publish reached the broker: returns its envelope type. */
   publishedBy(home: string, msg: WireMessage): string | null {
     const env = parse(msg.payload);
-    const type = env === null ? (msg.payload.length === 0 ? 'offer-clear' : 'unknown') : env.type;
+    const type =
+      env === null ? (msg.payload.length === 0 ? 'offer-clear' : 'unknown') : countedType(env.type, msg);
     bump(this.published, type);
     bump(this.traffic(home).sent, type);
     if (env?.type === 'offer') this.offer(env.from, env.body as OfferBody);
@@ -48,7 +49,13 @@ export class WireRecorder {
   /** A message handed to a home's inbox; the rogue client's count as `rogue`. */
   deliveredTo(to: string, msg: WireMessage): void {
     const type =
-      msg.from === ROGUE_ID ? 'rogue' : (msg.type ?? (msg.payload.length === 0 ? 'offer-clear' : 'unknown'));
+      msg.from === ROGUE_ID
+        ? 'rogue'
+        : msg.type === null
+          ? msg.payload.length === 0
+            ? 'offer-clear'
+            : 'unknown'
+          : countedType(msg.type, msg);
     bump(this.delivered, type);
     bump(this.traffic(to).received, type);
   }
@@ -109,3 +116,8 @@ function bump(c: TrafficCounts, key: string): void {
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The counted type: an offer sent to one home's inbox (the answer to its offer request) is `offer-answer`. */
+function countedType(type: string, msg: WireMessage): string {
+  return type === 'offer' && msg.topic.endsWith('/inbox') ? 'offer-answer' : type;
+}

@@ -40,6 +40,8 @@ export interface TradingHomeSpec {
   modbusPort: number;
   /** Overrides of TEST_ENGINE. */
   engine?: Partial<Record<keyof typeof TEST_ENGINE, number | boolean>>;
+  /** The home's broker list (default: the neighbourhood's one broker). */
+  brokers?: string[];
 }
 
 export interface TradingHome {
@@ -87,7 +89,7 @@ export async function writeNeighbourhood(
         { id: 'grid-meter', profile: 'sdm630', modbus: { tcp, unitId: 2, timeoutMs: 500 } },
       ],
       // No drain jitter: a restarted home answers what waits for it at once.
-      mqtt: { brokers: [broker], telemetryIntervalMs: 10_000, drainStartJitterMs: 0 },
+      mqtt: { brokers: spec.brokers ?? [broker], telemetryIntervalMs: 10_000, drainStartJitterMs: 0 },
       engine: { ...TEST_ENGINE, ...spec.engine },
       keys: { privateKeyFile: join(dir, 'home.key'), keyringFile: join(dir, 'keyring.yaml') },
       store: { path: dbPath, diskReserveMb: 0, backupKeep: 0 },
@@ -167,11 +169,15 @@ export interface Wire {
 }
 
 /** A subscriber on powerdeal/v1/{zone}/# that keeps every message and checks each signature. */
-export async function recordWire(brokerUrl: string, keyring: Keyring): Promise<Wire> {
+export async function recordWire(
+  brokerUrl: string,
+  keyring: Keyring,
+  protocolVersion: 4 | 5 = 5,
+): Promise<Wire> {
   const verify = createVerifier(keyring);
   const messages: WireMessage[] = [];
   const hooks: Array<(m: WireMessage) => void> = [];
-  const client: MqttClient = connect(brokerUrl, { protocolVersion: 5, clientId: `pd-wire-${process.pid}` });
+  const client: MqttClient = connect(brokerUrl, { protocolVersion, clientId: `pd-wire-${process.pid}` });
   client.on('error', () => undefined);
   client.on('message', (topic, payload) => {
     const t = parseTopic(topic);
