@@ -337,10 +337,21 @@ export function expectContest(
   expect(
     sent(wire, 'trade').some((t) => t.m.topic === inboxOf(hood, winner) && t.body.tradeId === trade.tradeId),
   ).toBe(true);
-  const last = sent(wire, 'offer')
+  // What a buyer holds: the highest version, and within it the least available energy. Arrival order is
+  // not enough: an offer answered to an offer request travels in a lower-priority class and may arrive
+  // after the re-published one it predates.
+  const current = sent(wire, 'offer')
     .filter((o) => o.env.from === seller && o.body.slot === slot)
-    .at(-1);
-  expect(last?.body.availableWh).toBe((last?.body.energyWh ?? 0) - trade.energyWh);
+    .reduce<Sent<OfferBody> | undefined>(
+      (a, o) =>
+        !a ||
+        o.body.version > a.body.version ||
+        (o.body.version === a.body.version && o.body.availableWh < a.body.availableWh)
+          ? o
+          : a,
+      undefined,
+    );
+  expect(current?.body.availableWh).toBe((current?.body.energyWh ?? 0) - trade.energyWh);
   return { winner, loser, trade, reject };
 }
 
