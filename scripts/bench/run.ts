@@ -10,6 +10,7 @@ import { benchService } from './service.js';
 import { benchSigning } from './signing.js';
 import { benchStore } from './store.js';
 import { benchWeb } from './web.js';
+import { benchZone } from './zone-load.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   modbus: benchModbus,
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   signing: benchSigning,
   web: benchWeb,
   neighbourhood: () => benchNeighbourhood(),
+  zone: () => benchZone(),
 };
 
 const onlyIndex = process.argv.indexOf('--only');
