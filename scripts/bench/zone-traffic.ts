@@ -20,13 +20,13 @@ export type ZoneRates = Record<Kind, number>;
  * `steadyTraffic.runs[].perHomePerHour.sent`, cloudless midday, 15-min slots), telemetry every 10 s.
  */
 export const DEFAULT_RATES: ZoneRates = {
-  offer: 11.5,
+  offer: 5.3,
   telemetry: 360,
-  accept: 7.5,
-  trade: 14.6,
-  reject: 0,
-  ack: 22.8,
-  settlement: 31,
+  accept: 7.8,
+  trade: 15.1,
+  reject: 0.3,
+  ack: 23.8,
+  settlement: 32.5,
 };
 
 /** `offer=5,telemetry=120` over `base`. */
