@@ -16,6 +16,22 @@ const id = (what: string) =>
 const hostPort = (what: string) =>
   z.string().regex(HOST_PORT, { error: `${what} must be "HOST:PORT", e.g. "192.168.1.50:502"` });
 
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+/** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port: what a Host header holds. */
+const HOST_NAME = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*\\.?|\\[[0-9A-Fa-f:.]+\\])(?::(\\d{1,5}))?$`);
+
+/** Also parsed as a URL's host, so an address such as "[1::2::3]" is refused here, not at the first request. */
+function isHostEntry(text: string): boolean {
+  const m = HOST_NAME.exec(text);
+  if (!m || (m[1] !== undefined && Number(m[1]) > 65_535)) return false;
+  return URL.canParse(`http://${text}`);
+}
+
+const allowedHost = z.string().refine(isHostEntry, {
+  error:
+    'web.allowedHosts entries are the names the page is reached by, optionally with ":PORT", e.g. "powerdeal.home.arpa", "pi.lan:8080" or "[fd00::2]" (no scheme, no path, no wildcard)',
+});
+
 const modbusSchema = z
   .strictObject({
     tcp: hostPort('modbus.tcp').optional(),
@@ -195,6 +211,11 @@ export const configSchema = z.strictObject({
       maxEventClients: z.int().min(1).max(100).default(8),
       /** Largest request body accepted, bytes. */
       maxBodyBytes: z.int().min(256).max(1_048_576).default(4096),
+      /**
+       * Host names the page answers to besides its own (listen address, loopback, host name, interface
+       * addresses): a reverse proxy's or a local DNS name. Any other Host header is refused (DNS rebinding).
+       */
+      allowedHosts: z.array(allowedHost).max(64).default([]),
     })
     .prefault({}),
   /** The local control channel the CLI uses while the service runs (unix socket, mode 0660). */

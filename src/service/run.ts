@@ -3,6 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { VERSION } from '../core/version.js';
 import type { ProfileFile } from '../devices/profiles.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { lockForService } from './database-lock.js';
 import { hardwareIsSimulated } from './hardware.js';
 import { createNotifier, watchdogUsec } from './notify.js';
 import { Service } from './service.js';
@@ -30,7 +31,8 @@ const HARD_EXIT_GRACE_MS = 5_000;
 const EXIT_LINGER_MS = 1_000;
 
 /**
- * Runs the service until SIGTERM/SIGINT and resolves with the exit code. Tells systemd READY=1 once
+ * Runs the service until SIGTERM/SIGINT and resolves with the exit code; throws DatabaseLockedError,
+ * before anything is opened, when another service holds the database. Tells systemd READY=1 once
  * the store is open and migrated and the device workers run (not waiting for devices or the broker to
  * answer), keeps STATUS= current, pets the watchdog only while the health model says the service makes
  * progress, and sends STOPPING=1 at shutdown. Crashes end the process with a fatal log line so systemd
@@ -39,6 +41,7 @@ const EXIT_LINGER_MS = 1_000;
 export async function runService(opts: RunOptions): Promise<number> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? createLogger({ level: opts.config.log.level });
+  const lock = await lockForService(opts.config.store.path, log);
   const notifier = createNotifier(log.child({ module: 'notify' }), env);
   const service = new Service({
     config: opts.config,
@@ -85,6 +88,7 @@ export async function runService(opts: RunOptions): Promise<number> {
   } catch (err) {
     notifier.stopping('start failed');
     notifier.close();
+    lock.release();
     throw err;
   }
   const usec = watchdogUsec(env);
@@ -127,6 +131,8 @@ export async function runService(opts: RunOptions): Promise<number> {
         })
         .finally(() => {
           clearTimeout(hard);
+          // The database is closed by now: the next service may open it.
+          lock.release();
           notifier.close();
           process.off('SIGTERM', handler);
           process.off('SIGINT', handler);

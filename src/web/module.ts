@@ -126,6 +126,7 @@ export function createWebModule(
 
       server = new WebServer({
         listen: cfg.listen,
+        allowedHosts: cfg.allowedHosts,
         log: c.log,
         tokens,
         maxBodyBytes: cfg.maxBodyBytes,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { listenOn } from '../core/listen.js';
 import type { Logger } from '../log/logger.js';
 import type { TokenGate } from './auth.js';
+import { HostGuard } from './hosts.js';
 import type { StaticFile } from './static.js';
 
 export interface RouteRequest {
@@ -45,6 +46,8 @@ export class HttpError extends Error {
 
 export interface WebContext {
   listen: string;
+  /** `web.allowedHosts`: names the page answers to besides its own. */
+  allowedHosts: readonly string[];
   log: Logger;
   routes: readonly Route[];
   tokens: TokenGate;
@@ -61,6 +64,9 @@ const SECURITY_HEADERS = {
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
 
+/** Methods that change nothing; every other one must come from this page if it names an origin. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 interface Compiled {
   route: Route;
   segments: string[];
@@ -68,16 +74,25 @@ interface Compiled {
 
 /**
  * The local HTTP surface: the status page, the JSON API, probes, metrics and the live event stream.
- * Listens where `web.listen` says (loopback by default). Reads are open; every state change needs the
- * bearer token from `web.tokenFile`, and is refused outright when there is no such file.
+ * Listens where `web.listen` says (loopback by default). A request whose Host is not one of the page's
+ * names is refused first (hosts.ts). Reads are open; every state change needs the bearer token from
+ * `web.tokenFile`, and is refused outright when there is no such file, or when it names an Origin other
+ * than the page's own.
  */
 export class WebServer {
   private server: Server | undefined;
   private boundPort: number | undefined;
   private readonly compiled: Compiled[];
+  private readonly hosts: HostGuard;
 
   constructor(private readonly ctx: WebContext) {
     this.compiled = ctx.routes.map((route) => ({ route, segments: route.path.split('/') }));
+    this.hosts = new HostGuard({
+      listenHost: splitHostPort(ctx.listen)[0],
+      port: () => this.boundPort,
+      allowedHosts: ctx.allowedHosts,
+      log: ctx.log,
+    });
   }
 
   get port(): number | undefined {
@@ -110,6 +125,12 @@ export class WebServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const misdirected = this.hosts.refuseHost(req.headers.host);
+    if (misdirected !== null) return sendText(res, 421, misdirected, PLAIN);
+    if (!SAFE_METHODS.has(req.method ?? '')) {
+      const foreign = this.hosts.refuseOrigin(req.headers.origin);
+      if (foreign !== null) return sendText(res, 403, foreign, PLAIN);
+    }
     try {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const file = method === 'GET' ? this.ctx.staticFiles?.get(url.pathname) : undefined;
@@ -195,6 +216,8 @@ async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown>
     throw new HttpError(400, 'the request body is not valid JSON');
   }
 }
+
+const PLAIN = 'text/plain; charset=utf-8';
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');

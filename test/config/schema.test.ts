@@ -33,6 +33,7 @@ describe('config schema', () => {
         tokenFile: '/etc/powerdeal/web.token',
         maxEventClients: 8,
         maxBodyBytes: 4096,
+        allowedHosts: [],
       },
       control: { socket: '/run/powerdeal/control.sock' },
       log: { level: 'info' },
@@ -67,6 +68,19 @@ describe('config schema', () => {
     expect(problemsOf(homeYaml('devices:\n  - { id: box, profile: tmp102 }\n'))).toEqual([
       'devices.0: a device needs exactly one transport: modbus, i2c or gpio',
     ]);
+  });
+
+  it('web.allowedHosts takes names and addresses with an optional port, and says what else is wrong', () => {
+    const hosts = ['powerdeal.home.arpa', 'pi.lan:8080', '192.168.1.20', '[fd00::2]:8080', 'pi.local.'];
+    expect(problemsOf(homeYaml(`web: { allowedHosts: ${JSON.stringify(hosts)} }\n`))).toEqual([]);
+    const wrong = ['http://pi.lan', 'pi.lan/status', '*.lan', 'pi.lan:70000', '[1::2::3]', 'pi lan', ''];
+    expect(problemsOf(homeYaml(`web: { allowedHosts: ${JSON.stringify(['ok.lan', ...wrong])} }\n`))).toEqual(
+      wrong.map(
+        (_, i) =>
+          `web.allowedHosts.${i + 1}: web.allowedHosts entries are the names the page is reached by, optionally with ":PORT", e.g. "powerdeal.home.arpa", "pi.lan:8080" or "[fd00::2]" (no scheme, no path, no wildcard)`,
+      ),
+    );
+    expect(problemsOf(homeYaml('web: { allowedHosts: pi.lan }\n'))).toHaveLength(1);
   });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema } from '../../src/config/schema.js';
 import { loadProfiles } from '../../src/devices/profiles.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { type Logger, silentLogger } from '../../src/log/logger.js';
 import { Service } from '../../src/service/service.js';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 
@@ -19,6 +19,10 @@ export interface HomeOptions {
   cycleMs?: number;
   /** Extra config devices. */
   devices?: unknown[];
+  /** `web.allowedHosts`. */
+  allowedHosts?: string[];
+  /** The service's logger (default silent). */
+  log?: Logger;
 }
 
 export interface Home {
@@ -75,12 +79,13 @@ export async function startHome(opts: HomeOptions = {}): Promise<Home> {
       listen: '127.0.0.1:0',
       tokenFile,
       ...(opts.maxEventClients ? { maxEventClients: opts.maxEventClients } : {}),
+      ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
     },
   });
   const service = new Service({
     config,
     profiles: loadProfiles(),
-    log: silentLogger(),
+    log: opts.log ?? silentLogger(),
     now: Date.now,
     simulated: true,
     version: '0.0.0-test',

@@ -6,6 +6,7 @@ import { ControlError } from '../../control/protocol.js';
 import { loadVerbConfig } from '../config-context.js';
 import { printJson } from '../output.js';
 import { restoreDatabase } from '../restore.js';
+import { lockForVerb } from '../verb-lock.js';
 
 /** `powerdeal restore FILE`: puts a backup back in place of the database, with the service stopped. */
 export function register(program: Command): void {
@@ -23,6 +24,15 @@ export function register(program: Command): void {
           EXIT.problem,
         );
       }
+      // A service this config's socket does not reach still holds the lock.
+      const lock = lockForVerb(
+        config.store.path,
+        (held) =>
+          new CliError(
+            `refusing to restore: ${held}: stop it first (sudo systemctl stop powerdeal)`,
+            EXIT.problem,
+          ),
+      );
       let result: ReturnType<typeof restoreDatabase>;
       try {
         result = restoreDatabase(resolve(fileArg), config.store.path, Date.now());
@@ -34,6 +44,8 @@ export function register(program: Command): void {
           );
         }
         throw err;
+      } finally {
+        lock.release();
       }
       if (opts.json) printJson(result);
       else {

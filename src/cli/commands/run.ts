@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
 import { CliError } from '../../control/client/exit-codes.js';
 import { runService } from '../../service/run.js';
+import { DatabaseLockedError } from '../../store/lock.js';
 import { loadVerbConfig } from '../config-context.js';
 
-/** Exit status for a config that does not validate (sysexits EX_CONFIG): the unit does not restart on it. */
+/**
+ * Exit status for a start that cannot succeed as configured (sysexits EX_CONFIG): a config that does
+ * not validate, or a database another controller holds. The unit does not restart on it, since a
+ * restart would only meet the same refusal until the operator acts.
+ */
 const EXIT_CONFIG = 78;
 
 export function register(program: Command): void {
@@ -21,10 +26,20 @@ export function register(program: Command): void {
         }
         throw err;
       }
-      process.exitCode = await runService({
-        config: loaded.config,
-        profiles: loaded.profiles,
-        simulated: opts.simulated,
-      });
+      try {
+        process.exitCode = await runService({
+          config: loaded.config,
+          profiles: loaded.profiles,
+          simulated: opts.simulated,
+        });
+      } catch (err) {
+        if (err instanceof DatabaseLockedError) {
+          throw new CliError(
+            `refusing to start: ${err.message}: one controller per home; stop that one first, or give this config its own store.path`,
+            EXIT_CONFIG,
+          );
+        }
+        throw err;
+      }
     });
 }
