@@ -10,6 +10,7 @@
  *       clock moved one second each time (readings, telemetry, hourly pruning as the jobs do), and the
  *       memory is reported before and after the simulated day.
  *
+ * --node-flags "…" replaces the V8 flags the unit sets (default --max-old-space-size=96).
  * --entry runs a built entry point (e.g. after `npm run build`) instead of the TypeScript sources.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     day: { type: 'boolean', default: false },
     hours: { type: 'string', default: '24' },
     dir: { type: 'string' },
+    'node-flags': { type: 'string', default: '--max-old-space-size=96' },
   },
 });
 
@@ -128,7 +130,8 @@ async function live(): Promise<void> {
     ? [values.entry, 'run', '--config', configPath]
     : ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configPath];
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--max-old-space-size=96', ...args], {
+  const nodeFlags = (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
+  const child = spawn(process.execPath, [...nodeFlags, ...args], {
     cwd: ROOT,
     env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '30000000' },
     stdio: 'ignore',
@@ -156,6 +159,7 @@ async function live(): Promise<void> {
   const result = {
     mode: 'live',
     entry: values.entry ?? 'src/cli/main.ts (tsx)',
+    nodeFlags,
     minutes: Math.round((elapsedS / 60) * 10) / 10,
     execToReadyMs: readyMs,
     rssMb: {

@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--config <file>', 'config file (default: $POWERDEAL_CONFIG or /etc/powerdeal/config.yaml)')
     .showHelpAfterError()
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv.slice(2));
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);

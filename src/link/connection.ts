@@ -56,6 +56,9 @@ function clientOptions(p: VersionedParams): IClientOptions {
     // The link owns reconnects (backoff, broker choice) and makes a fresh client for each connection.
     reconnectPeriod: 0,
     resubscribe: false,
+    // Otherwise mqtt-packet pre-builds 65,536 two-byte buffers for packet ids on the first write: about
+    // 7 MB of heap kept for the life of the process, for no measurable gain at a home's message rate.
+    writeCache: false,
   };
   if (p.mqtt.username !== undefined) opts.username = p.mqtt.username;
   // Read at every attempt so a rotated password is picked up without a restart; only the final line

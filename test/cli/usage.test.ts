@@ -20,7 +20,7 @@ async function verb(...args: string[]): Promise<{ code: number; stderr: string }
     .option('--config <file>')
     .exitOverride()
     .configureOutput({ writeOut: () => undefined, writeErr: (s) => (stderr += s) });
-  registerCommands(program);
+  await registerCommands(program);
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   const before = process.exitCode;
   try {
@@ -98,16 +98,16 @@ describe('shell completion, from the command tree', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const run = promisify(execFile);
 
-  function tree(): Command {
+  async function tree(): Promise<Command> {
     const program = new Command('powerdeal').option('--config <file>');
-    registerCommands(program);
+    await registerCommands(program);
     return program;
   }
 
   /** What bash offers after `line` (the cursor at its end), with the generated script loaded. */
   async function complete(line: string): Promise<string[]> {
     const file = join(dir, 'powerdeal.bash');
-    writeFileSync(file, bashScript(tree()));
+    writeFileSync(file, bashScript(await tree()));
     const words = line.split(' ');
     const script = `source ${file}
 COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})
@@ -138,16 +138,16 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
   });
 
   it('a verb added to the tree is completed without touching the generator', async () => {
-    const program = tree();
+    const program = await tree();
     program.command('frobnicate').option('--hard');
     expect(bashScript(program)).toMatch(/'frobnicate'\) echo '--config --hard --help'/);
   });
 
   it('zsh gets the same completion through bashcompinit', async () => {
-    const text = zshScript(tree());
+    const text = zshScript(await tree());
     expect(text.startsWith('#compdef powerdeal\n')).toBe(true);
     expect(text).toMatch(/bashcompinit/);
-    expect(text).toContain(bashScript(tree()));
+    expect(text).toContain(bashScript(await tree()));
   });
 
   it('the verb prints the scripts', async () => {

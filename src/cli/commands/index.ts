@@ -1,51 +1,55 @@
 import type { Command } from 'commander';
-import { register as backup } from './backup.js';
-import { register as broker } from './broker.js';
-import { register as completion } from './completion.js';
-import { register as config } from './config.js';
-import { register as demo } from './demo.js';
-import { register as devices } from './devices.js';
-import { register as dlq } from './dlq.js';
-import { register as gpio } from './gpio.js';
-import { register as i2c } from './i2c.js';
-import { register as keys } from './keys.js';
-import { register as logs } from './logs.js';
-import { register as modbus } from './modbus.js';
-import { register as outbox } from './outbox.js';
-import { register as readings } from './readings.js';
-import { register as restore } from './restore.js';
-import { register as run } from './run.js';
-import { register as selftest } from './selftest.js';
-import { register as sim } from './sim.js';
-import { register as status } from './status.js';
-import { register as sunspec } from './sunspec.js';
-import { register as trades } from './trades.js';
 
-/** Each verb module exports `register(program)`; this list is the CLI's table of contents. */
-const verbs: Array<(program: Command) => void> = [
-  run,
-  demo,
-  readings,
-  devices,
-  config,
-  modbus,
-  sunspec,
-  sim,
-  i2c,
-  gpio,
-  status,
-  outbox,
-  dlq,
-  trades,
-  keys,
-  broker,
-  backup,
-  restore,
-  selftest,
-  logs,
-  completion,
-];
+type Verb = () => Promise<{ register(program: Command): void }>;
 
-export function registerCommands(program: Command): void {
-  for (const register of verbs) register(program);
+/**
+ * The CLI's table of contents: each verb module exports `register(program)`. Modules load on demand,
+ * so `powerdeal run` (the service, for years) does not carry the demo's embedded broker, the simulator
+ * or the technician's probes in its memory.
+ */
+const verbs: Record<string, Verb> = {
+  run: () => import('./run.js'),
+  demo: () => import('./demo.js'),
+  readings: () => import('./readings.js'),
+  devices: () => import('./devices.js'),
+  config: () => import('./config.js'),
+  modbus: () => import('./modbus.js'),
+  sunspec: () => import('./sunspec.js'),
+  sim: () => import('./sim.js'),
+  i2c: () => import('./i2c.js'),
+  gpio: () => import('./gpio.js'),
+  status: () => import('./status.js'),
+  outbox: () => import('./outbox.js'),
+  dlq: () => import('./dlq.js'),
+  trades: () => import('./trades.js'),
+  keys: () => import('./keys.js'),
+  broker: () => import('./broker.js'),
+  backup: () => import('./backup.js'),
+  restore: () => import('./restore.js'),
+  selftest: () => import('./selftest.js'),
+  logs: () => import('./logs.js'),
+  completion: () => import('./completion.js'),
+};
+
+/** Program options that take a value, so their value is not taken for the verb. */
+const VALUE_OPTIONS = new Set(['--config']);
+
+/** The verb `args` (after node and the script) asks for, if it names one. */
+export function requestedVerb(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return Object.hasOwn(verbs, a) ? a : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Registers the verb `args` asks for, or every verb when it names none (help, a typo: commander then
+ * lists or suggests them) or asks for `completion`, which walks the whole tree.
+ */
+export async function registerCommands(program: Command, args: readonly string[] = []): Promise<void> {
+  const verb = requestedVerb(args);
+  const names = verb === undefined || verb === 'completion' ? Object.keys(verbs) : [verb];
+  for (const name of names) (await (verbs[name] as Verb)()).register(program);
 }
