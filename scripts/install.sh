@@ -18,6 +18,7 @@ OPT="$ROOT/opt/powerdeal"
 ETC="$ROOT/etc/powerdeal"
 STATE="$ROOT/var/lib/powerdeal"
 UNIT_DIR="$ROOT/etc/systemd/system"
+DROP_IN="$UNIT_DIR/powerdeal.service.d/addresses.conf"
 BIN="$ROOT/usr/local/bin/powerdeal"
 USER_NAME=powerdeal
 NODE_MIN_MAJOR=20
@@ -66,8 +67,9 @@ if [ "$uninstall" -eq 1 ]; then
       systemctl disable --now powerdeal.service && did "stopped and disabled powerdeal.service"
     fi
   fi
-  if [ -f "$UNIT_DIR/powerdeal.service" ]; then
-    rm -f "$UNIT_DIR/powerdeal.service" && did "removed the unit"
+  if [ -f "$UNIT_DIR/powerdeal.service" ] || [ -f "$DROP_IN" ]; then
+    rm -f "$UNIT_DIR/powerdeal.service" "$DROP_IN" && did "removed the unit"
+    rmdir "$(dirname "$DROP_IN")" 2>/dev/null || true
     systemd_present && systemctl daemon-reload
   fi
   [ -e "$BIN" ] && rm -f "$BIN" && did "removed $BIN"
@@ -155,6 +157,8 @@ sync_dir() {
 }
 
 sync_dir "$SRC/dist" "$OPT/dist"
+# The status page's files: the compiled web module finds them in the source tree's place (tsc copies only code).
+sync_dir "$SRC/src/web/assets" "$OPT/src/web/assets"
 sync_dir "$SRC/hardware" "$OPT/hardware"
 sync_dir "$SRC/systemd" "$OPT/systemd"
 [ -d "$SRC/docs" ] && sync_dir "$SRC/docs" "$OPT/docs"
@@ -242,11 +246,19 @@ fi
 # ---- the unit ----------------------------------------------------------------------------------
 unit_src="$(mktemp)"
 sed "s#^ExecStart=/usr/bin/node #ExecStart=$NODE_BIN #" "$SRC/systemd/powerdeal.service" >"$unit_src"
-unit_before="$(cat "$UNIT_DIR/powerdeal.service" 2>/dev/null || true)"
+unit_before="$(cat "$UNIT_DIR/powerdeal.service" "$DROP_IN" 2>/dev/null || true)"
 install_file 0644 "$unit_src" "$UNIT_DIR/powerdeal.service"
+# The unit exchanges packets only with loopback and link-local; the drop-in adds the brokers, Modbus TCP
+# devices, resolvers and LAN the config names (names resolved now). Problems are listed, not fatal.
+if "$NODE_BIN" "$OPT/dist/cli/main.js" config addresses --systemd "$ETC/config.yaml" >"$unit_src" || [ -s "$unit_src" ]; then
+  install_file 0644 "$unit_src" "$DROP_IN"
+else
+  say "  warning: could not read the addresses of $ETC/config.yaml (above); $DROP_IN is unchanged."
+  say "  Fix the config, check it with 'powerdeal config check', and run the installer again."
+fi
 rm -f "$unit_src"
 unit_changed=0
-[ "$unit_before" != "$(cat "$UNIT_DIR/powerdeal.service")" ] && unit_changed=1
+[ "$unit_before" != "$(cat "$UNIT_DIR/powerdeal.service" "$DROP_IN" 2>/dev/null)" ] && unit_changed=1
 
 if systemd_present; then
   [ "$unit_changed" -eq 1 ] && systemctl daemon-reload
