@@ -1,8 +1,20 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ROOT, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -105,5 +117,33 @@ describe('scripts/install.sh', () => {
     await install('--uninstall', '--purge');
     expect(existsSync(join(root, 'etc/powerdeal'))).toBe(false);
     expect(existsSync(join(root, 'var/lib/powerdeal'))).toBe(false);
+  });
+
+  it('with --tls makes a self-signed certificate for this host and sets web.tls, once', async () => {
+    // The config is edited with the program's yaml package.
+    symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
+    const etc = join(root, 'etc/powerdeal');
+    const first = await install('--tls');
+    expect(first.stdout).toMatch(/made the status page's self-signed certificate/);
+    expect(first.stdout).toMatch(/set web\.tls/);
+    const cert = new X509Certificate(readFileSync(join(etc, 'web.crt')));
+    expect(cert.subjectAltName).toContain(`DNS:${hostname()}`);
+    expect(cert.subjectAltName).toContain('DNS:localhost');
+    expect(cert.subjectAltName).toContain('IP Address:127.0.0.1');
+    expect(cert.checkPrivateKey(createPrivateKey(readFileSync(join(etc, 'web.key'))))).toBe(true);
+    expect(statSync(join(etc, 'web.key')).mode & 0o777).toBe(0o640);
+    const text = readFileSync(join(etc, 'config.yaml'), 'utf8');
+    // Its comments stay; the paths are those of the installed system, not of the staging tree.
+    expect(text).toMatch(/^# Powerdeal configuration/);
+    expect(text).toContain(
+      'web:\n  listen: "127.0.0.1:8080"\n  tls: { certFile: /etc/powerdeal/web.crt, keyFile: /etc/powerdeal/web.key }\n',
+    );
+    expect(parse(text).web).toEqual({
+      listen: '127.0.0.1:8080',
+      tls: { certFile: '/etc/powerdeal/web.crt', keyFile: '/etc/powerdeal/web.key' },
+    });
+    const before = snapshot(root);
+    expect((await install('--tls')).stdout).toMatch(/Nothing to do/);
+    expect(snapshot(root)).toEqual(before);
   });
 });
