@@ -7,8 +7,10 @@
 #   sudo scripts/install.sh --uninstall --purge   also remove /etc/powerdeal, /var/lib/powerdeal, the user
 #
 # Options: --no-start (install and enable, do not start), --skip-npm (do not install dependencies:
-# /opt/powerdeal/node_modules is managed by hand). POWERDEAL_ROOT=/some/dir installs into a staging
-# tree instead of / (no user, no systemctl): for packaging and for the installer's own test.
+# /opt/powerdeal/node_modules is managed by hand), --tls (serve the status page over HTTPS with a
+# self-signed certificate for this host's names and addresses, made when absent or about to expire).
+# POWERDEAL_ROOT=/some/dir installs into a staging tree instead of / (no user, no systemctl): for
+# packaging and for the installer's own test.
 set -euo pipefail
 
 ROOT="${POWERDEAL_ROOT:-}"
@@ -18,6 +20,7 @@ OPT="$ROOT/opt/powerdeal"
 ETC="$ROOT/etc/powerdeal"
 STATE="$ROOT/var/lib/powerdeal"
 UNIT_DIR="$ROOT/etc/systemd/system"
+DROP_IN="$UNIT_DIR/powerdeal.service.d/addresses.conf"
 BIN="$ROOT/usr/local/bin/powerdeal"
 USER_NAME=powerdeal
 NODE_MIN_MAJOR=20
@@ -27,12 +30,14 @@ uninstall=0
 purge=0
 start=1
 skip_npm=0
+tls=0
 for arg in "$@"; do
   case "$arg" in
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
     --no-start) start=0 ;;
     --skip-npm) skip_npm=1 ;;
+    --tls) tls=1 ;;
     -h | --help)
       sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
@@ -66,8 +71,9 @@ if [ "$uninstall" -eq 1 ]; then
       systemctl disable --now powerdeal.service && did "stopped and disabled powerdeal.service"
     fi
   fi
-  if [ -f "$UNIT_DIR/powerdeal.service" ]; then
-    rm -f "$UNIT_DIR/powerdeal.service" && did "removed the unit"
+  if [ -f "$UNIT_DIR/powerdeal.service" ] || [ -f "$DROP_IN" ]; then
+    rm -f "$UNIT_DIR/powerdeal.service" "$DROP_IN" && did "removed the unit"
+    rmdir "$(dirname "$DROP_IN")" 2>/dev/null || true
     systemd_present && systemctl daemon-reload
   fi
   [ -e "$BIN" ] && rm -f "$BIN" && did "removed $BIN"
@@ -155,6 +161,8 @@ sync_dir() {
 }
 
 sync_dir "$SRC/dist" "$OPT/dist"
+# The status page's files: the compiled web module finds them in the source tree's place (tsc copies only code).
+sync_dir "$SRC/src/web/assets" "$OPT/src/web/assets"
 sync_dir "$SRC/hardware" "$OPT/hardware"
 sync_dir "$SRC/systemd" "$OPT/systemd"
 [ -d "$SRC/docs" ] && sync_dir "$SRC/docs" "$OPT/docs"
@@ -224,6 +232,34 @@ if [ ! -f "$ETC/web.token" ]; then
   (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex") + "\n")' >"$ETC/web.token")
   did "generated the status page token $ETC/web.token"
 fi
+if [ "$tls" -eq 1 ]; then
+  # Renewed 30 days before it expires; 825 days is the longest validity Apple's systems accept.
+  if ! openssl x509 -checkend 2592000 -noout -in "$ETC/web.crt" >/dev/null 2>&1 || [ ! -f "$ETC/web.key" ]; then
+    host="$(hostname)"
+    san="DNS:$host,DNS:${host%%.*}.local,DNS:localhost,IP:127.0.0.1,IP:::1"
+    for a in $(hostname -I 2>/dev/null); do san="$san,IP:$a"; done
+    (umask 027 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+      -subj "/CN=$host" -addext "subjectAltName=$san" -addext "extendedKeyUsage=serverAuth" \
+      -keyout "$ETC/web.key" -out "$ETC/web.crt" 2>/dev/null)
+    chmod 0644 "$ETC/web.crt" && chmod 0640 "$ETC/web.key"
+    did "made the status page's self-signed certificate $ETC/web.crt ($san)"
+  fi
+  # web.tls in the config, its comments and layout kept (the yaml package of the program).
+  tls_set="$(node -e '
+    const [file, etc, ...dirs] = process.argv.slice(1);
+    const { createRequire } = require("node:module");
+    const fs = require("node:fs");
+    const dir = dirs.find((d) => fs.existsSync(`${d}/node_modules/yaml`));
+    const { parseDocument } = createRequire(`${dir}/`)("yaml");
+    const doc = parseDocument(fs.readFileSync(file, "utf8"));
+    if (doc.getIn(["web", "tls"]) !== undefined) process.exit(0);
+    doc.setIn(["web", "tls"], doc.createNode({ certFile: `${etc}/web.crt`, keyFile: `${etc}/web.key` }, { flow: true }));
+    doc.get("web", true).flow = false;
+    fs.writeFileSync(file, doc.toString());
+    process.stdout.write("set");
+  ' "$ETC/config.yaml" "${ETC#"$ROOT"}" "$OPT" "$SRC")"
+  [ "$tls_set" = set ] && did "set web.tls in $ETC/config.yaml: the page is served over HTTPS"
+fi
 if ! staging; then
   # Readable by the service, not by other users; the state directory is the service's own.
   for f in "$ETC" "$ETC/config.yaml" "$ETC/home.key" "$ETC/web.token"; do
@@ -234,6 +270,14 @@ if ! staging; then
   [ "$(stat -c %a "$ETC")" = 750 ] || { chmod 0750 "$ETC" && did "mode of $ETC set to 0750"; }
   [ "$(stat -c %a "$ETC/home.key")" = 640 ] || { chmod 0640 "$ETC/home.key" && did "mode of home.key set to 0640"; }
   [ "$(stat -c %a "$ETC/web.token")" = 640 ] || { chmod 0640 "$ETC/web.token" && did "mode of web.token set to 0640"; }
+  if [ "$tls" -eq 1 ]; then
+    # The service's own pair; its group (the CLI's users) may read it, to check the config.
+    for f in "$ETC/web.crt" "$ETC/web.key"; do
+      if [ "$(stat -c %U:%G "$f")" != "$USER_NAME:$USER_NAME" ]; then
+        chown "$USER_NAME:$USER_NAME" "$f" && did "owner of $f set to $USER_NAME"
+      fi
+    done
+  fi
   if [ "$(stat -c %U "$STATE")" != "$USER_NAME" ]; then
     chown -R "$USER_NAME:$USER_NAME" "$STATE" && did "owner of $STATE set to $USER_NAME"
   fi
@@ -242,11 +286,19 @@ fi
 # ---- the unit ----------------------------------------------------------------------------------
 unit_src="$(mktemp)"
 sed "s#^ExecStart=/usr/bin/node #ExecStart=$NODE_BIN #" "$SRC/systemd/powerdeal.service" >"$unit_src"
-unit_before="$(cat "$UNIT_DIR/powerdeal.service" 2>/dev/null || true)"
+unit_before="$(cat "$UNIT_DIR/powerdeal.service" "$DROP_IN" 2>/dev/null || true)"
 install_file 0644 "$unit_src" "$UNIT_DIR/powerdeal.service"
+# The unit exchanges packets only with loopback and link-local; the drop-in adds the brokers, Modbus TCP
+# devices, resolvers and LAN the config names (names resolved now). Problems are listed, not fatal.
+if "$NODE_BIN" "$OPT/dist/cli/main.js" config addresses --systemd "$ETC/config.yaml" >"$unit_src" || [ -s "$unit_src" ]; then
+  install_file 0644 "$unit_src" "$DROP_IN"
+else
+  say "  warning: could not read the addresses of $ETC/config.yaml (above); $DROP_IN is unchanged."
+  say "  Fix the config, check it with 'powerdeal config check', and run the installer again."
+fi
 rm -f "$unit_src"
 unit_changed=0
-[ "$unit_before" != "$(cat "$UNIT_DIR/powerdeal.service")" ] && unit_changed=1
+[ "$unit_before" != "$(cat "$UNIT_DIR/powerdeal.service" "$DROP_IN" 2>/dev/null)" ] && unit_changed=1
 
 if systemd_present; then
   [ "$unit_changed" -eq 1 ] && systemctl daemon-reload

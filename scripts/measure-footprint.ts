@@ -4,7 +4,8 @@
  *   node --import tsx scripts/measure-footprint.ts [--minutes 10] [--entry dist/cli/main.js]
  *       `powerdeal run` as a child process at 1 Hz on the Modbus simulator, publishing to a real
  *       mosquitto: time from exec to READY=1, RSS and CPU over the run (from /proc), bytes written to
- *       disk per hour (/proc/<pid>/io), WATCHDOG=1 pings seen.
+ *       disk per hour (/proc/<pid>/io), WATCHDOG=1 pings seen; and the unit's exposure score
+ *       (`systemd-analyze security --offline=yes systemd/powerdeal.service`).
  *   node --import tsx scripts/measure-footprint.ts --day [--hours 24]
  *       The same service in this process on a fast clock: the cycle is driven cycle by cycle with the
  *       clock moved one second each time (readings, telemetry, hourly pruning as the jobs do), and the
@@ -13,7 +14,7 @@
  * --node-flags "…" replaces the V8 flags the unit sets (default --max-old-space-size=96).
  * --entry runs a built entry point (e.g. after `npm run build`) instead of the TypeScript sources.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -73,6 +74,21 @@ function procStats(pid: number): {
     writeBytes: ioField('write_bytes'),
     wchar: ioField('wchar'),
   };
+}
+
+/** The unit's exposure score (0 best, 10 worst), or null where systemd-analyze is missing. */
+function unitExposure(): number | null {
+  try {
+    const out = execFileSync(
+      'systemd-analyze',
+      ['security', '--offline=yes', join(ROOT, 'systemd/powerdeal.service')],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const score = /Overall exposure level for powerdeal\.service: ([\d.]+)/.exec(out)?.[1];
+    return score === undefined ? null : Number(score);
+  } catch {
+    return null;
+  }
 }
 
 async function startMosquitto(dir: string): Promise<{ url: string; child: ChildProcess }> {
@@ -174,6 +190,7 @@ async function live(): Promise<void> {
     syscallWriteBytesPerHour: perHour(last.wchar - first.wchar),
     watchdogPings: pings,
     dbBytes: statSync(dbPath).size,
+    unitExposure: unitExposure(),
   };
   if (!values.dir) rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

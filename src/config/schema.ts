@@ -216,6 +216,13 @@ export const configSchema = z.strictObject({
        * addresses): a reverse proxy's or a local DNS name. Any other Host header is refused (DNS rebinding).
        */
       allowedHosts: z.array(allowedHost).max(64).default([]),
+      /** Serve the page over HTTPS with this PEM certificate (or chain) and unencrypted PEM key. */
+      tls: z
+        .strictObject({
+          certFile: z.string().min(1, { error: 'web.tls.certFile is a PEM certificate file' }),
+          keyFile: z.string().min(1, { error: 'web.tls.keyFile is a PEM private key file' }),
+        })
+        .optional(),
     })
     .prefault({}),
   /** The local control channel the CLI uses while the service runs (unix socket, mode 0660). */

@@ -30,6 +30,8 @@ export interface HostGuardOptions {
   port: () => number | undefined;
   /** `web.allowedHosts`: a name without a port is allowed on any (a reverse proxy's). */
   allowedHosts: readonly string[];
+  /** The page is served over HTTPS (`web.tls`): a Host without a port then means 443. */
+  tls: boolean;
   log: Logger;
 }
 
@@ -68,8 +70,8 @@ export class HostGuard {
       );
     }
     const h = parseHost(header);
-    // Without a port, HTTP means 80.
-    if (h && this.allows({ name: h.name, port: h.port ?? 80 })) return null;
+    // Without a port, HTTP means 80 and HTTPS 443.
+    if (h && this.allows({ name: h.name, port: h.port ?? (this.opts.tls ? 443 : 80) })) return null;
     return this.refuse('host', header, `refused: the Host header "${header}" ${this.remedy(h)}`);
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { TimerHandle } from '../core/clock.js';
 import type { ServiceModule } from '../views/module.js';
 import { createTokenGate } from './auth.js';
@@ -127,6 +128,7 @@ export function createWebModule(
       server = new WebServer({
         listen: cfg.listen,
         allowedHosts: cfg.allowedHosts,
+        ...(cfg.tls && { tls: { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } }),
         log: c.log,
         tokens,
         maxBodyBytes: cfg.maxBodyBytes,

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { listenOn } from '../core/listen.js';
 import type { Logger } from '../log/logger.js';
 import type { TokenGate } from './auth.js';
@@ -48,6 +49,8 @@ export interface WebContext {
   listen: string;
   /** `web.allowedHosts`: names the page answers to besides its own. */
   allowedHosts: readonly string[];
+  /** `web.tls`, read: the page is then served over HTTPS only. */
+  tls?: { cert: Buffer; key: Buffer };
   log: Logger;
   routes: readonly Route[];
   tokens: TokenGate;
@@ -74,13 +77,13 @@ interface Compiled {
 
 /**
  * The local HTTP surface: the status page, the JSON API, probes, metrics and the live event stream.
- * Listens where `web.listen` says (loopback by default). A request whose Host is not one of the page's
- * names is refused first (hosts.ts). Reads are open; every state change needs the bearer token from
+ * Listens where `web.listen` says (loopback by default), over HTTPS when `web.tls` is set. A request
+ * whose Host is not one of the page's names is refused first (hosts.ts). Reads are open; every state change needs the bearer token from
  * `web.tokenFile`, and is refused outright when there is no such file, or when it names an Origin other
  * than the page's own.
  */
 export class WebServer {
-  private server: Server | undefined;
+  private server: ReturnType<typeof createServer> | ReturnType<typeof createTlsServer> | undefined;
   private boundPort: number | undefined;
   private readonly compiled: Compiled[];
   private readonly hosts: HostGuard;
@@ -91,6 +94,7 @@ export class WebServer {
       listenHost: splitHostPort(ctx.listen)[0],
       port: () => this.boundPort,
       allowedHosts: ctx.allowedHosts,
+      tls: ctx.tls !== undefined,
       log: ctx.log,
     });
   }
@@ -101,7 +105,12 @@ export class WebServer {
 
   async start(): Promise<void> {
     const [host, port] = splitHostPort(this.ctx.listen);
-    const server = createServer((req, res) => void this.handle(req, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const { tls } = this.ctx;
+    const server = tls
+      ? // A handshake gets as long as the headers do (node's default is 2 minutes).
+        createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: 5_000 }, onRequest)
+      : createServer(onRequest);
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
     server.maxHeadersCount = 50;
@@ -110,7 +119,11 @@ export class WebServer {
     this.boundPort = typeof addr === 'object' && addr ? addr.port : port;
     this.server = server;
     this.ctx.log.info(
-      { listen: `${host}:${this.boundPort}`, stateChanges: this.ctx.tokens.enabled() },
+      {
+        listen: `${host}:${this.boundPort}`,
+        tls: tls !== undefined,
+        stateChanges: this.ctx.tokens.enabled(),
+      },
       'web listening',
     );
   }

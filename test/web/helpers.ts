@@ -21,6 +21,8 @@ export interface HomeOptions {
   devices?: unknown[];
   /** `web.allowedHosts`. */
   allowedHosts?: string[];
+  /** `web.tls`: the page over HTTPS. */
+  tls?: { certFile: string; keyFile: string };
   /** The service's logger (default silent). */
   log?: Logger;
 }
@@ -80,6 +82,7 @@ export async function startHome(opts: HomeOptions = {}): Promise<Home> {
       tokenFile,
       ...(opts.maxEventClients ? { maxEventClients: opts.maxEventClients } : {}),
       ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
     },
   });
   const service = new Service({
@@ -107,7 +110,7 @@ export async function startHome(opts: HomeOptions = {}): Promise<Home> {
   return {
     service,
     sim,
-    base: `http://127.0.0.1:${service.webPort}`,
+    base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${service.webPort}`,
     dir,
     token,
     tokenFile,
