@@ -11,7 +11,7 @@
  *       clock moved one second each time (readings, telemetry, hourly pruning as the jobs do), and the
  *       memory is reported before and after the simulated day.
  *
- * --node-flags "…" replaces the V8 flags the unit sets (default --max-old-space-size=96).
+ * --node-flags "…" replaces the V8 flags the unit sets (default: the unit's).
  * --entry runs a built entry point (e.g. after `npm run build`) instead of the TypeScript sources.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     day: { type: 'boolean', default: false },
     hours: { type: 'string', default: '24' },
     dir: { type: 'string' },
-    'node-flags': { type: 'string', default: '--max-old-space-size=96' },
+    'node-flags': { type: 'string', default: '--max-old-space-size=96 --max-semi-space-size=1' },
   },
 });
 
