@@ -11,6 +11,7 @@
  *       clock moved one second each time (readings, telemetry, hourly pruning as the jobs do), and the
  *       memory is reported before and after the simulated day.
  *
+ * --telemetry-ms N sets mqtt.telemetryIntervalMs (default the config's, 10 s).
  * --node-flags "…" replaces the V8 flags the unit sets (default: the unit's).
  * --entry runs a built entry point (e.g. after `npm run build`) instead of the TypeScript sources.
  */
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     hours: { type: 'string', default: '24' },
     dir: { type: 'string' },
     'node-flags': { type: 'string', default: '--max-old-space-size=96 --max-semi-space-size=1' },
+    'telemetry-ms': { type: 'string' },
   },
 });
 
@@ -120,7 +122,10 @@ async function live(): Promise<void> {
         { id: 'enclosure', profile: 'tmp102', i2c: { bus: 1, address: 0x48 } },
         { id: 'water-heater', profile: 'relay', gpio: { line: 17, activeLow: true }, load: { powerW: 2000 } },
       ],
-      mqtt: { brokers: [broker.url] },
+      mqtt: {
+        brokers: [broker.url],
+        ...(values['telemetry-ms'] ? { telemetryIntervalMs: Number(values['telemetry-ms']) } : {}),
+      },
       store: { path: dbPath, diskReserveMb: 0 },
       web: { listen: `127.0.0.1:${await freePort()}` },
       control: { socket: join(dir, 'control.sock') },

@@ -191,7 +191,13 @@ export const configSchema = z.strictObject({
       /** Raw readings older than this are pruned (hourly aggregates are kept). */
       readingsRetentionDays: z.int().min(1).default(7),
       /** Readings are buffered and written this often (fewer SD card writes); a crash loses at most this much. */
-      readingsFlushMs: z.int().min(0).max(300_000).default(10_000),
+      readingsFlushMs: z.int().min(0).max(300_000).default(60_000),
+      /**
+       * Telemetry waits in memory until the broker acknowledges it, and is written to the outbox only if
+       * that takes longer than this (0 = every telemetry row written at once). A power cut loses at most
+       * this much unacknowledged telemetry, never a trading message.
+       */
+      telemetryStageMs: z.int().min(0).max(300_000).default(15_000),
       /** Below this much free space the service sheds telemetry and old raw readings, and raises an alert. */
       lowDiskMb: z.int().min(0).default(64),
       /** Space held in a reserve file beside the database, released when the disk fills (0 = none). */

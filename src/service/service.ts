@@ -24,6 +24,9 @@ import { Panel } from './panel.js';
 import { type FullStatus, serviceStatus } from './status.js';
 import { TelemetrySink } from './telemetry-sink.js';
 
+/** Telemetry rows held in memory at most while the broker acknowledges them (store.telemetryStageMs). */
+const MAX_STAGED_TELEMETRY = 256;
+
 /** What a caller gives the service: its context, the clock defaulting to the system clock (`now` reads it). */
 export type ServiceInit = Omit<ServiceContext, 'clock'> & { clock?: Clock };
 
@@ -172,6 +175,7 @@ export class Service {
           now: ctx.now,
           outboxCaps: ctx.config.mqtt?.outbox,
           readingsFlushMs: ctx.config.store.readingsFlushMs,
+          telemetryStaging: { stageMs: ctx.config.store.telemetryStageMs, maxRows: MAX_STAGED_TELEMETRY },
         });
       },
       stop: async () => this.parts.store?.close(),

@@ -7,6 +7,7 @@ import { SqliteMeta, type StoreMeta } from './meta.js';
 import { migrate } from './migrations.js';
 import { openDatabase, quickCheck } from './open.js';
 import { type Outbox, type OutboxCaps, SqliteOutbox } from './outbox.js';
+import { StagingOutbox, type TelemetryStaging } from './outbox-staging.js';
 import { type Readings, SqliteReadings } from './readings.js';
 import { PersistentSeq, type Seq } from './seq.js';
 import { Transactions } from './transactions.js';
@@ -42,6 +43,8 @@ export interface StoreOptions {
    * Default: the config schema's `store.readingsFlushMs`.
    */
   readingsFlushMs?: number;
+  /** Telemetry kept in memory until acknowledged or this old (outbox-staging.ts). Default off. */
+  telemetryStaging?: TelemetryStaging;
 }
 
 export interface Store {
@@ -88,7 +91,9 @@ export function openStore(opts: StoreOptions): Store {
   const tx = new Transactions(db, opts.path, writes);
   const meta = new SqliteMeta(db);
   const deadLetters = new SqliteDeadLetters(db, { maxRows: opts.deadLetterMaxRows ?? 10_000 });
-  const outbox = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
+  const table = new SqliteOutbox(db, tx, deadLetters, opts.log, opts.outboxCaps ?? DEFAULT_OUTBOX_CAPS);
+  const staging = opts.telemetryStaging?.stageMs ? new StagingOutbox(table, tx, opts.telemetryStaging) : null;
+  const outbox: Outbox = staging ?? table;
   const inbox = new SqliteInboxDedupe(db, opts.inboxWindowMs ?? 24 * 3_600_000);
   const seq = new PersistentSeq(db, tx);
   const readings = new SqliteReadings(db, tx, meta, {
@@ -114,6 +119,7 @@ export function openStore(opts: StoreOptions): Store {
       if (closed) return;
       closed = true;
       try {
+        staging?.spillAll(now());
         readings.flush();
       } finally {
         db.close();

@@ -158,6 +158,11 @@ export class SqliteOutbox implements Outbox {
     });
   }
 
+  /** Counts PUBACKs of rows that never reached the table (staged telemetry). */
+  addSent(n: number, now: number): void {
+    if (n > 0) this.s.sent.run(n, now);
+  }
+
   retry(rowId: number, error: string, _now: number): void {
     this.tx.run(() => {
       if (this.s.retry.run(error.slice(0, MAX_ERROR_CHARS), rowId).changes > 0) this.bump('retries', 1);
