@@ -97,14 +97,20 @@ export class StagingOutbox implements Outbox {
 
   retry(rowId: number, error: string, now: number): void {
     const s = this.staged.get(rowId);
-    if (!s) return this.inner.retry(rowId, error, now);
+    if (!s) {
+      this.inner.retry(rowId, error, now);
+      return;
+    }
     s.row = { ...s.row, attempts: s.row.attempts + 1 };
     s.lastError = error;
   }
 
   deadLetter(rowId: number, reason: string, now: number): void {
     const s = this.staged.get(rowId);
-    if (!s) return this.inner.deadLetter(rowId, reason, now);
+    if (!s) {
+      this.inner.deadLetter(rowId, reason, now);
+      return;
+    }
     this.tx.run(() => this.inner.deadLetter(this.inner.enqueue(messageOf(s.row), now), reason, now));
     this.staged.delete(rowId);
   }
