@@ -1,5 +1,5 @@
 import type { Outbox, OutboxListRow, OutboxStatsDetail } from './outbox.js';
-import type { OutboxClass, OutboxMessage, OutboxRow } from './outbox-types.js';
+import type { DropReason, OutboxClass, OutboxMessage, OutboxRow } from './outbox-types.js';
 import type { Transactions } from './transactions.js';
 
 /** How telemetry waits in memory before it is written to the outbox table. */
@@ -36,7 +36,10 @@ export class StagingOutbox implements Outbox {
   private lastInFlight: ReadonlySet<number> = new Set();
 
   constructor(
-    private readonly inner: Outbox & { addSent(n: number, now: number): void },
+    private readonly inner: Outbox & {
+      addSent(n: number, now: number): void;
+      addDropped(reason: DropReason, n: number): void;
+    },
     private readonly tx: Transactions,
     private readonly o: TelemetryStaging,
   ) {}
@@ -127,9 +130,14 @@ export class StagingOutbox implements Outbox {
   }
 
   purge(opts: { class?: OutboxClass; force?: boolean }, now: number): number {
-    const n = this.inner.purge(opts, now);
-    if (opts.class !== undefined && !this.stages(opts.class)) return n;
+    if (opts.class !== undefined && !this.stages(opts.class)) return this.inner.purge(opts, now);
     const staged = this.staged.size;
+    // Staged rows are dropped telemetry like the table's: counted as purged in the same transaction.
+    const n = this.tx.run(() => {
+      const purged = this.inner.purge(opts, now);
+      this.inner.addDropped('purged', staged);
+      return purged;
+    });
     this.staged.clear();
     return n + staged;
   }

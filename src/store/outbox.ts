@@ -163,6 +163,11 @@ export class SqliteOutbox implements Outbox {
     if (n > 0) this.s.sent.run(n, now);
   }
 
+  /** Counts rows dropped before they reached the table (staged telemetry purged). */
+  addDropped(reason: DropReason, n: number): void {
+    if (n > 0) this.drop(reason, n);
+  }
+
   retry(rowId: number, error: string, _now: number): void {
     this.tx.run(() => {
       if (this.s.retry.run(error.slice(0, MAX_ERROR_CHARS), rowId).changes > 0) this.bump('retries', 1);

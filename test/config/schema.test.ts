@@ -23,7 +23,8 @@ describe('config schema', () => {
       store: {
         path: '/var/lib/powerdeal/powerdeal.db',
         readingsRetentionDays: 7,
-        readingsFlushMs: 10_000,
+        readingsFlushMs: 60_000,
+        telemetryStageMs: 15_000,
         lowDiskMb: 64,
         diskReserveMb: 8,
         backupKeep: 7,

@@ -88,6 +88,16 @@ describe('telemetry staging', () => {
     expect(s.outbox.stats(20).rows).toBe(5);
   });
 
+  it('counts purged staged rows with the purged table rows', () => {
+    const s = open();
+    s.outbox.enqueue(msg('telemetry'), 10);
+    s.outbox.enqueue(msg('telemetry'), 11);
+    s.outbox.enqueue(msg('trade'), 12);
+    expect(s.outbox.purge({ class: 'telemetry' }, 20)).toBe(2);
+    s.close();
+    expect(open().outbox.stats(30)).toMatchObject({ rows: 1, drops: { purged: 2 } });
+  });
+
   it('moves a staged row the broker refuses for good to the dead letters', () => {
     const s = open();
     const id = s.outbox.enqueue(msg('telemetry', { id: 'refused' }), 10);
