@@ -15,7 +15,7 @@
  * --node-flags "…" replaces the V8 flags the unit sets (default: the unit's).
  * --entry runs a built entry point (e.g. after `npm run build`) instead of the TypeScript sources.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -28,6 +28,7 @@ import { loadProfiles } from '../src/devices/profiles.js';
 import { silentLogger } from '../src/log/logger.js';
 import { Service } from '../src/service/service.js';
 import { startSimulator } from '../src/sim/index.js';
+import { unitExposure, unitNodeFlags } from './bench/unit-file.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLOCK_TICKS = 100;
@@ -39,7 +40,7 @@ const { values } = parseArgs({
     day: { type: 'boolean', default: false },
     hours: { type: 'string', default: '24' },
     dir: { type: 'string' },
-    'node-flags': { type: 'string', default: '--max-old-space-size=96 --max-semi-space-size=1' },
+    'node-flags': { type: 'string', default: unitNodeFlags().join(' ') },
     'telemetry-ms': { type: 'string' },
   },
 });
@@ -76,21 +77,6 @@ function procStats(pid: number): {
     writeBytes: ioField('write_bytes'),
     wchar: ioField('wchar'),
   };
-}
-
-/** The unit's exposure score (0 best, 10 worst), or null where systemd-analyze is missing. */
-function unitExposure(): number | null {
-  try {
-    const out = execFileSync(
-      'systemd-analyze',
-      ['security', '--offline=yes', join(ROOT, 'systemd/powerdeal.service')],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    const score = /Overall exposure level for powerdeal\.service: ([\d.]+)/.exec(out)?.[1];
-    return score === undefined ? null : Number(score);
-  } catch {
-    return null;
-  }
 }
 
 async function startMosquitto(dir: string): Promise<{ url: string; child: ChildProcess }> {
