@@ -188,10 +188,13 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       path: z.string().min(1).default('/var/lib/powerdeal/powerdeal.db'),
-      /** Raw readings older than this are pruned (hourly aggregates are kept). */
+      /** Minute readings older than this are pruned (hourly aggregates are kept). */
       readingsRetentionDays: z.int().min(1).default(7),
-      /** Readings are buffered and written this often (fewer SD card writes); a crash loses at most this much. */
-      readingsFlushMs: z.int().min(0).max(300_000).default(60_000),
+      /**
+       * Readings (one row per minute on disk) are buffered and written this often, in one commit: fewer SD
+       * card writes; a power cut loses at most this much local history (0 = every cycle).
+       */
+      readingsFlushMs: z.int().min(0).max(3_600_000).default(300_000),
       /**
        * Telemetry waits in memory until the broker acknowledges it, and is written to the outbox only if
        * that takes longer than this (0 = every telemetry row written at once). A power cut loses at most

@@ -23,7 +23,7 @@ describe('config schema', () => {
       store: {
         path: '/var/lib/powerdeal/powerdeal.db',
         readingsRetentionDays: 7,
-        readingsFlushMs: 60_000,
+        readingsFlushMs: 300_000,
         telemetryStageMs: 15_000,
         lowDiskMb: 64,
         diskReserveMb: 8,

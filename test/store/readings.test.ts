@@ -52,7 +52,10 @@ describe('packed rows', () => {
 });
 
 describe('readings', () => {
-  it('appends, gives the latest (also after reopen) and lists since a time', () => {
+  const rows = (s: ReturnType<typeof open>) =>
+    (s.db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
+
+  it('appends, gives the latest and lists since a time; after a restart the minute rows serve', () => {
     let s = open();
     expect(s.readings.latest()).toBeUndefined();
     for (let i = 0; i < 10; i++) s.readings.append(snap(i, T0 + i * 1000, i * 100), T0 + i * 1000);
@@ -60,18 +63,67 @@ describe('readings', () => {
     expect(s.readings.since(T0 + 3000, 4).map((r) => r.cycle)).toEqual([3, 4, 5, 6]);
     expect(s.readings.since(T0 + 8000)).toEqual([snap(8, T0 + 8000, 800), snap(9, T0 + 9000, 900)]);
     s = open();
-    expect(s.readings.latest()).toEqual(snap(9, T0 + 9000, 900));
+    // The minute as one row: the mean of the good values, the rest as the minute's last cycle left them.
+    const minute = {
+      cycle: 9,
+      ts: T0,
+      quantities: {
+        pvPowerW: { value: 450, quality: 'good', ts: T0 + 9000, source: 'inverter' },
+        gridPowerW: snap(9, T0 + 9000, 900).quantities.gridPowerW,
+        enclosureTempC: { value: null, quality: 'fault', ts: 0, source: 'temp' },
+      },
+    };
+    expect(s.readings.latest()).toEqual(minute);
+    expect(s.readings.since(0)).toEqual([minute]);
   });
 
-  it('aggregates good values per hour, rolls complete hours up and keeps them through prune', () => {
+  it('keeps counters at the first good value of each minute, so differences are exact', () => {
+    let s = open();
+    for (let i = 0; i < 120; i++) {
+      s.readings.append(
+        {
+          cycle: i,
+          ts: T0 + i * 1000,
+          quantities: { gridImportWh: { value: 1000 + i, quality: 'good', ts: T0 + i * 1000, source: 'm' } },
+        },
+        T0 + i * 1000,
+      );
+    }
+    s = open();
+    expect(s.readings.since(0).map((r) => r.quantities.gridImportWh?.value)).toEqual([1000, 1060]);
+  });
+
+  it('writes one row a minute, and serves minutes then the last 15 minutes of cycles', () => {
+    const s = open();
+    const n = 2 * 3600;
+    for (let i = 0; i < n; i++) s.readings.append(snap(i, T0 + i * 1000, i % 60), T0 + i * 1000);
+    expect(rows(s)).toBeLessThanOrEqual(120);
+    const all = s.readings.since(T0, 5000);
+    const minutes = all.filter((r) => r.ts < T0 + 105 * 60_000);
+    expect(minutes.map((r) => r.ts)).toEqual(Array.from({ length: 105 }, (_, i) => T0 + i * 60_000));
+    expect(minutes.every((r) => r.quantities.pvPowerW?.value === 29.5)).toBe(true);
+    const cycles = all.slice(105);
+    expect(cycles).toHaveLength(900);
+    expect(cycles[0]?.ts).toBe(T0 + 105 * 60_000);
+    expect(cycles.at(-1)).toEqual(snap(n - 1, T0 + (n - 1) * 1000, (n - 1) % 60));
+    // Paging by ts walks the same sequence.
+    const paged: number[] = [];
+    for (let cursor = T0; ; ) {
+      const page = s.readings.since(cursor, 100);
+      paged.push(...page.map((r) => r.ts));
+      if (page.length < 100) break;
+      cursor = (page.at(-1)?.ts ?? 0) + 1;
+    }
+    expect(paged).toEqual(all.map((r) => r.ts));
+  });
+
+  it('aggregates every good cycle per hour and keeps the aggregates through prune', () => {
     const s = open();
     // 2.5 hours at 1 Hz: pvPowerW goes 0..3599 in each hour; gridPowerW is stale and must not count.
     const n = 2.5 * 3600;
     s.transaction(() => {
       for (let i = 0; i < n; i++) s.readings.append(snap(i, T0 + i * 1000, i % 3600), T0 + i * 1000);
     });
-    const rolled = s.db.prepare('SELECT count(*) AS n FROM readings_hourly').get() as { n: number };
-    expect(rolled.n).toBe(2);
     const before = s.readings.hourly(T0);
     expect(before).toEqual([
       { hour: T0, quantity: 'pvPowerW', count: 3600, mean: 1799.5, min: 0, max: 3599, partial: false },
@@ -80,15 +132,33 @@ describe('readings', () => {
     ]);
     expect(s.readings.hourly(T0 + H + 1234).map((a) => a.hour)).toEqual([T0 + H, T0 + 2 * H]);
 
+    s.readings.flush();
     const deleted = s.readings.prune(T0 + 2 * H + 600_000);
-    expect(deleted).toBe(2 * 3600 + 600);
+    expect(deleted).toBe(130);
     expect(s.readings.since(0, 1)[0]?.ts).toBe(T0 + 2 * H + 600_000);
     expect(s.readings.hourly(T0)).toEqual(before);
-    // The rest of the hour keeps adding to the hour the prune rolled up early.
     s.readings.append(snap(n, T0 + 2.5 * H, 5000), T0 + 2.5 * H);
     const last = s.readings.hourly(T0 + 2 * H)[0];
     expect(last).toMatchObject({ count: 1801, max: 5000, min: 0 });
     expect(last?.mean).toBeCloseTo((899.5 * 1800 + 5000) / 1801, 9);
+  });
+
+  it('aggregates the per-cycle rows of a database written before minute rows, once', () => {
+    let s = open();
+    s.db.prepare('INSERT INTO readings_hourly VALUES (?, ?, ?, ?, ?, ?)').run(T0, 'pvPowerW', 5, 10, 1, 20);
+    for (let i = 0; i < 10; i++) {
+      const r = snap(i, T0 + H + i * 1000, 100);
+      s.db.prepare('INSERT INTO readings (ts, cycle, data) VALUES (?, ?, ?)').run(r.ts, i, encodeSnapshot(r));
+    }
+    s.meta.set('readings.rolledUpTo', String(T0 + H));
+    s = open();
+    expect(s.meta.get('readings.rolledUpTo')).toBeUndefined();
+    expect(s.readings.hourly(T0).map((a) => [a.hour, a.count, a.mean])).toEqual([
+      [T0, 5, 10],
+      [T0 + H, 10, 100],
+    ]);
+    s = open();
+    expect(s.readings.hourly(T0 + H)[0]?.count).toBe(10);
   });
 
   it('merges a row that arrives late for an hour already rolled up (clock stepped back)', () => {
@@ -100,18 +170,21 @@ describe('readings', () => {
     expect(s.readings.latest()?.cycle).toBe(2);
   });
 
-  it('buffers in memory when asked, still answers latest(), and writes the buffer on close', () => {
+  it('buffers in memory when asked, serves the buffer without writing it, and writes it on close', () => {
     let s = open({ readingsFlushMs: 10_000 });
     for (let i = 0; i < 5; i++) s.readings.append(snap(i, T0 + i * 1000, i), T0 + i * 1000);
-    const rows = () => (s.db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
-    expect(rows()).toBe(0);
+    expect(rows(s)).toBe(0);
     expect(s.readings.latest()?.cycle).toBe(4);
+    // Readers see the buffer without writing it: a page open on the chart costs no commits.
+    expect(s.readings.since(T0 + 2000).map((r) => r.cycle)).toEqual([2, 3, 4]);
+    expect(s.readings.hourly(T0)).toMatchObject([{ hour: T0, quantity: 'pvPowerW', count: 5, mean: 2 }]);
+    expect(rows(s)).toBe(0);
     for (let i = 5; i <= 10; i++) s.readings.append(snap(i, T0 + i * 1000, i), T0 + i * 1000);
-    expect(rows()).toBe(11);
+    expect(rows(s)).toBe(1);
     s.readings.append(snap(11, T0 + 11_000, 11), T0 + 11_000);
-    expect(rows()).toBe(11);
     s = open();
-    expect(s.readings.since(0).map((r) => r.cycle)).toEqual([...Array(12).keys()]);
+    expect(s.readings.since(0).map((r) => [r.cycle, r.quantities.pvPowerW?.value])).toEqual([[11, 5.5]]);
+    expect(s.readings.hourly(T0)[0]?.count).toBe(12);
   });
 
   it.each([0, 10_000])(
