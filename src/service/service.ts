@@ -328,6 +328,7 @@ export class Service {
       link: this.parts.link,
       cycle: this.cycle,
       events: this.events,
+      trades: this.trading.tradeBook(),
       status: () => this.status(),
       health: () => this.health(),
       disk: () => this.parts.disk?.state() ?? null,

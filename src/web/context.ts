@@ -4,7 +4,7 @@ import type { TradingGauges } from './metrics.js';
 import type { TradeBookReader } from './page-status.js';
 
 /** What the web module reads: the extensions' context, the trade book, and the trading section it shows. */
-export interface WebModuleContext extends Omit<ExtensionContext, 'status'> {
+export interface WebModuleContext extends Omit<ExtensionContext, 'status' | 'trades'> {
   status(): ServiceStatus<TradingGauges>;
   /** Offers and trades (the trading engine's book); empty until trading runs. */
   readonly trades: TradeBookReader;
