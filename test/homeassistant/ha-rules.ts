@@ -126,9 +126,9 @@ export function ruleViolations(prefix: string, entities: readonly Announced[]): 
   return out;
 }
 
-/** Renders value templates with Jinja2 as Home Assistant does (see render_templates.py). */
+/** Renders value templates with Debian's Jinja2 (python3-jinja2) as Home Assistant does (see render_templates.py). */
 export function renderTemplates(payload: string, templates: readonly string[]): string[] {
-  const r = spawnSync('python3', [join(import.meta.dirname, 'render_templates.py')], {
+  const r = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'render_templates.py')], {
     input: JSON.stringify({ payload, templates }),
     encoding: 'utf8',
   });
