@@ -1,5 +1,5 @@
 import type { ExtensionContext } from '../views/extension.js';
-import type { ServiceStatus } from '../views/status.js';
+import type { ServiceStatus, WatchdogView } from '../views/status.js';
 import type { TradingGauges } from './metrics.js';
 import type { TradeBookReader } from './page-status.js';
 
@@ -10,4 +10,6 @@ export interface WebModuleContext extends Omit<ExtensionContext, 'status' | 'tra
   readonly trades: TradeBookReader;
   /** The status's trading section alone (each snapshot event carries it). */
   trading(): unknown;
+  /** The systemd watchdog's counters once `powerdeal run` pets it, else null. */
+  watchdog(): WatchdogView | null;
 }
