@@ -28,7 +28,10 @@ export function createTradeBook(host: TradingHost, store: Store): TradeBook {
             .filter((o) => o.ts >= since)
             .map(offerView)
         : [],
-    totals: () => (host.started ? tradeTotals(host) : EMPTY_TRADE_BOOK.totals()),
+    totals: () => ({
+      ...(host.started ? tradeTotals(host) : EMPTY_TRADE_BOOK.totals()),
+      settledWh: trades.settledWh(),
+    }),
   };
 }
 
@@ -59,7 +62,7 @@ function offerView(o: OwnOfferView): OfferView {
   };
 }
 
-function tradeTotals(host: TradingHost): TradeTotals {
+function tradeTotals(host: TradingHost): Omit<TradeTotals, 'settledWh'> {
   const t = totals(host.state);
   return {
     trades: { ...t.trades },

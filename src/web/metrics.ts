@@ -9,6 +9,7 @@ import {
 import { QUANTITY_NAMES } from '../core/quantities.js';
 import { OUTBOX_PRIORITY } from '../store/outbox-types.js';
 import type { ServiceStatus, WatchdogView } from '../views/status.js';
+import { hostMetrics } from './metrics-host.js';
 
 /** What the metrics read of the status's trading section (the trading module's TradingStatus fits it). */
 export interface TradingGauges {
@@ -30,6 +31,7 @@ export interface TradingGauges {
 export interface TradeCounts {
   trades: Record<'buyer' | 'seller', number>;
   energyWh: Record<'buyer' | 'seller', number>;
+  settledWh: Record<'buyer' | 'seller', number>;
   /** Accepts this home refused as seller, by reason. */
   rejects: Record<string, number>;
   offers: number;
@@ -50,6 +52,14 @@ export interface MetricsView {
   /** When the view was read, epoch ms (ages are measured from it). */
   now: number;
 }
+
+/** Registers a metric whose series are recomputed from the view at every scrape. */
+export type MetricFactory = (
+  name: string,
+  help: string,
+  labelNames: string[],
+  fill: (set: (labels: Record<string, string>, value: number) => void, view: MetricsView) => void,
+) => unknown;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -300,6 +310,14 @@ export function createMetrics(view: () => MetricsView): Metrics {
     },
   );
   counter(
+    'powerdeal_trade_settled_wh_total',
+    'Energy settled from the meters (the smaller allocation of the two sides), per role of this home, Wh',
+    ['role'],
+    (set, x) => {
+      for (const [role, n] of Object.entries(x.trades.settledWh)) set({ role }, n);
+    },
+  );
+  counter(
     'powerdeal_trade_rejects_total',
     'Accepts refused by this home as seller, per reason',
     ['reason'],
@@ -347,48 +365,7 @@ export function createMetrics(view: () => MetricsView): Metrics {
     },
   );
 
-  // Disk beside the database, once the disk guard has looked.
-  gauge('powerdeal_disk_free_bytes', 'Free space on the filesystem of the database', [], (set, x) => {
-    const free = x.status.disk?.freeBytes;
-    if (free !== null && free !== undefined) set({}, free);
-  });
-  gauge('powerdeal_disk_size_bytes', 'Size of the filesystem of the database', [], (set, x) => {
-    const total = x.status.disk?.totalBytes;
-    if (total !== null && total !== undefined) set({}, total);
-  });
-  gauge('powerdeal_disk_low', 'Whether free space is below store.lowDiskMb (1) or not (0)', [], (set, x) => {
-    if (x.status.disk) set({}, x.status.disk.low || x.status.disk.full ? 1 : 0);
-  });
-
-  // The systemd watchdog: systemd restarts the service when no ping came for the timeout.
-  gauge(
-    'powerdeal_watchdog_timeout_seconds',
-    "systemd's watchdog timeout (WATCHDOG_USEC); 0 when no watchdog is asked for",
-    [],
-    (set, x) => {
-      if (x.watchdog) set({}, (x.watchdog.timeoutMs ?? 0) / 1000);
-    },
-  );
-  gauge(
-    'powerdeal_watchdog_last_ping_age_seconds',
-    'Seconds since the last watchdog ping (absent before the first)',
-    [],
-    (set, x) => {
-      const ts = x.watchdog?.lastPingTs;
-      if (ts !== null && ts !== undefined) set({}, Math.max(0, (x.now - ts) / 1000));
-    },
-  );
-  counter('powerdeal_watchdog_pings_total', 'Watchdog pings sent', [], (set, x) => {
-    if (x.watchdog) set({}, x.watchdog.pings);
-  });
-  counter(
-    'powerdeal_watchdog_withheld_total',
-    'Watchdog pings withheld because the service made no progress',
-    [],
-    (set, x) => {
-      if (x.watchdog) set({}, x.watchdog.withheld);
-    },
-  );
+  hostMetrics(gauge, counter);
 
   gauge('powerdeal_web_event_clients', 'Live-page (server-sent events) connections', [], (set, x) =>
     set({}, x.sseClients),
