@@ -44,6 +44,7 @@ function tradeView(t: Trade): TradeView {
     energyWh: t.energyWh,
     priceCentsPerKwh: t.priceCentsPerKwh,
     state: t.state,
+    settledWh: t.settledWh,
     ts: t.updatedAt,
   };
 }

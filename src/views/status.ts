@@ -62,6 +62,8 @@ export interface ServiceStatus<Trading = unknown> {
   pid: number;
   uptimeS: number;
   simulated: boolean;
+  /** What is simulated: the GPIO and I2C devices (and `panel`) behind the in-memory backends. */
+  simulatedParts: string[];
   modules: ModuleReport[];
   cycle: CycleStats | null;
   snapshot: Snapshot | null;

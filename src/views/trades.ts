@@ -21,6 +21,8 @@ export interface TradeView {
   energyWh: number;
   priceCentsPerKwh: number;
   state: TradeState;
+  /** Energy settled from both meters after the slot (the smaller allocation); null until settled. */
+  settledWh: number | null;
   /** Last change, epoch ms. */
   ts: number;
 }
