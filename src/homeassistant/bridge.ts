@@ -30,7 +30,7 @@ export function startDiscovery(
   const { clock, log } = ctx;
   const home = ctx.config.home;
   const topics = haTopics(ha.prefix, home);
-  const client: MqttClient = connectHomeAssistant(ha, home, {
+  const client: MqttClient = connectHomeAssistant(ha, home, log, {
     topic: topics.availability,
     payload: 'offline',
   });
@@ -112,9 +112,6 @@ export function startDiscovery(
   client.on('close', () => {
     announced = false;
   });
-  client.on('error', (err) =>
-    log.warn({ err: errorText(err), broker: ha.broker }, 'homeassistant: broker error'),
-  );
   client.on('message', (topic, payload, packet) => {
     const text = payload.toString();
     if (topic === topics.haStatus) {

@@ -20,7 +20,7 @@ export function startRemoval(
 ): ExtensionInstance {
   const { log } = ctx;
   const topics = haTopics(ha.prefix, ctx.config.home);
-  const client: MqttClient = connectHomeAssistant(ha, ctx.config.home);
+  const client: MqttClient = connectHomeAssistant(ha, ctx.config.home, log);
   const everything = discoveryEntities({
     home: ctx.config.home,
     version: ctx.version,
@@ -42,9 +42,6 @@ export function startRemoval(
     if (topic === marker) void clear();
     else if (packet.retain && payload.length > 0) found.add(topic);
   });
-  client.on('error', (err) =>
-    log.warn({ err: errorText(err), broker: ha.broker }, 'homeassistant: broker error'),
-  );
   client.on('connect', () => {
     void (async () => {
       try {
