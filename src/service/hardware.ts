@@ -66,15 +66,10 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
     ),
   );
   const byId = new Map<string, DeviceConfig>(enabled.map((d) => [d.id, d]));
-  // The families that simulate are exactly those behind the in-memory backends (GPIO, I2C).
+  // The in-memory backends stand in for GPIO and I2C only: the devices on them are what is simulated.
   const simulatedParts = ctx.simulated
     ? [
-        ...enabled
-          .filter((d) => {
-            const kind = ctx.profiles.get(d.profile)?.kind;
-            return kind !== undefined && familyOfKind(kind)?.simulate !== undefined;
-          })
-          .map((d) => d.id),
+        ...enabled.filter((d) => d.gpio !== undefined || d.i2c !== undefined).map((d) => d.id),
         ...(ctx.config.panel.statusLed || ctx.config.panel.button ? ['panel'] : []),
       ]
     : [];
