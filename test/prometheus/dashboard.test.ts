@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { type Simulator, startSimulator } from '../../src/sim/index.js';
 import { type Mosquitto, startMosquitto } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -17,6 +17,7 @@ import { type NotifyListener, type RunProcess, spawnRun, startNotifyListener } f
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const DASHBOARD = join(ROOT, 'docs/grafana/powerdeal.json');
+const ALERTS = join(ROOT, 'docs/prometheus/alerts.yml');
 const PROMETHEUS = '/usr/bin/prometheus';
 const HOMES = ['home-a', 'home-b'];
 const ZONE = 'zone-g';
@@ -203,6 +204,23 @@ describe.skipIf(!hasPrometheus)(
         ).data;
       expect(await values('zone', 'powerdeal_info')).toEqual([ZONE]);
       expect(await values('home', `powerdeal_info{zone=~"${ZONE}"}`)).toEqual(HOMES);
+    });
+
+    it('every metric the alert rules read is scraped from a real controller', async () => {
+      const rules = parse(readFileSync(ALERTS, 'utf8')) as {
+        groups: { rules: { alert: string; expr: string }[] }[];
+      };
+      const names = new Set(
+        rules.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bpowerdeal_[a-z_]+\b/g) ?? [])),
+      );
+      expect(names.size).toBeGreaterThanOrEqual(10);
+      const missing: string[] = [];
+      for (const name of names)
+        if (((await query(`count(${name})`)).data?.result.length ?? 0) === 0) missing.push(name);
+      expect(missing).toEqual([]);
+      // The rules parse in this Prometheus too (not only in promtool): each expression answers.
+      for (const r of rules.groups.flatMap((g) => g.rules))
+        expect((await query(r.expr)).status, r.alert).toBe('success');
     });
 
     it.each([
