@@ -4,11 +4,13 @@
 # pty pairs (socat), an independent Modbus master (mbpoll) and an independent Modbus server library
 # (python3-pymodbus, with python3-serial and python3-serial-asyncio, which its servers import but Debian
 # only recommends), systemd-analyze (systemd) to check the unit file, a real browser for the status page
-# (chromium, driven by playwright-core), promtool (prometheus) to check /metrics and tmux to answer the
-# CLI's questions in a real terminal. Safe to run twice.
+# (chromium, driven by playwright-core), prometheus (promtool to check /metrics and the alert rules, the
+# server to run the Grafana dashboard's queries), Jinja2 (python3-jinja2) to render Home Assistant value
+# templates as Home Assistant does, and tmux to answer the CLI's questions in a real terminal. Safe to run
+# twice.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients rabbitmq-server socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio systemd chromium prometheus tmux)
+packages=(mosquitto mosquitto-clients rabbitmq-server socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio systemd chromium prometheus python3-jinja2 tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,14 +29,18 @@ function uniqueIds(config: Config): ConfigProblem[] {
 
 function secretFileChecks(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  for (const key of ['passwordFile', 'caFile'] as const) {
-    const file = config.mqtt?.[key];
+  const files: [string, string | undefined][] = [
+    ['mqtt.passwordFile', config.mqtt?.passwordFile],
+    ['mqtt.caFile', config.mqtt?.caFile],
+    ['homeassistant.passwordFile', config.homeassistant.passwordFile],
+  ];
+  for (const [path, file] of files) {
     if (!file) continue;
     try {
       accessSync(file, constants.R_OK);
     } catch {
       problems.push({
-        path: `mqtt.${key}`,
+        path,
         message: `cannot read ${file}: create it (readable by the powerdeal user) or remove the key`,
       });
     }

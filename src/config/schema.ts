@@ -147,6 +147,30 @@ export const configSchema = z.strictObject({
       outbox: outboxSchema,
     })
     .optional(),
+  /**
+   * Home Assistant MQTT discovery on the home's own broker (usually not the zone's). Off by default; with
+   * `enabled: false` and a `broker`, the service removes the entities it published there.
+   */
+  homeassistant: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      broker: brokerUrl.optional(),
+      username: z.string().optional(),
+      passwordFile: z.string().optional(),
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, {
+          error:
+            'homeassistant.prefix is the discovery prefix set in Home Assistant\'s MQTT integration, "homeassistant" unless changed there (letters, digits, "_", "-", levels split by "/")',
+        })
+        .default('homeassistant'),
+    })
+    .refine((h) => !h.enabled || h.broker !== undefined, {
+      path: ['broker'],
+      error:
+        'homeassistant.enabled is true but no broker is given: add homeassistant.broker, the broker Home Assistant uses, e.g. "mqtt://192.168.1.10:1883"',
+    })
+    .prefault({}),
   engine: z
     .strictObject({
       /** Smallest surplus power (after the reserve) worth offering. */
@@ -250,3 +274,4 @@ export const OUTBOX_DEFAULTS: Readonly<z.infer<typeof outboxSchema>> = outboxSch
 export type DeviceConfig = Config['devices'][number];
 export type ModbusConfig = NonNullable<DeviceConfig['modbus']>;
 export type MqttConfig = NonNullable<Config['mqtt']>;
+export type HomeAssistantConfig = Config['homeassistant'];

@@ -3,6 +3,7 @@ import { errorText } from '../core/errors.js';
 import type { Relay } from '../devices/gpio/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EngineRelays } from '../trading/actuation.js';
+import type { RelaySetOptions } from '../views/relays.js';
 import { type RelayMode, RelayOverrides, type RelayView } from './web-relays.js';
 
 /**
@@ -53,8 +54,8 @@ export class AutomatedRelays extends RelayOverrides implements EngineRelays {
     return want ?? super.autoLevel(relay);
   }
 
-  override async set(id: string, mode: RelayMode): Promise<RelayView> {
-    const view = await super.set(id, mode);
+  override async set(id: string, mode: RelayMode, options?: RelaySetOptions): Promise<RelayView> {
+    const view = await super.set(id, mode, options);
     this.automatic.delete(id);
     return view;
   }
@@ -72,10 +73,12 @@ export class AutomatedRelays extends RelayOverrides implements EngineRelays {
       if (!relay) throw new Error(`no relay ${id} among the devices`);
       await relay.set(on);
       this.automatic.set(id, on);
+      this.noteWritten(id, on);
       this.counts.switches++;
       this.logger.info({ relay: id, on }, on ? 'relay on: bought energy' : 'relay off');
     } catch (err) {
       this.automatic.set(id, null);
+      this.noteWritten(id, null);
       this.counts.failures++;
       this.lastError = { message: `relay ${id}: ${errorText(err)}`, ts: this.clock() };
       this.logger.error({ relay: id, on, err: errorText(err) }, 'relay command failed');

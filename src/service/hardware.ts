@@ -18,6 +18,8 @@ export interface Hardware {
   /** The Modbus bus workers and I2C buses the devices use: the CLI's requests queue on them too. */
   readonly buses: BusRegistry;
   readonly i2c: I2cBusRegistry;
+  /** The parts behind the in-memory backends: GPIO and I2C devices, and `panel`; empty on real hardware. */
+  readonly simulatedParts: readonly string[];
   health(): DeviceHealth[];
   maxAgeMs(deviceId: string): number;
   /** Relays to their safe state, devices stopped, buses closed. */
@@ -64,12 +66,20 @@ export async function buildHardware(ctx: ServiceContext): Promise<Hardware> {
     ),
   );
   const byId = new Map<string, DeviceConfig>(enabled.map((d) => [d.id, d]));
+  // The in-memory backends stand in for GPIO and I2C only: the devices on them are what is simulated.
+  const simulatedParts = ctx.simulated
+    ? [
+        ...enabled.filter((d) => d.gpio !== undefined || d.i2c !== undefined).map((d) => d.id),
+        ...(ctx.config.panel.statusLed || ctx.config.panel.button ? ['panel'] : []),
+      ]
+    : [];
   return {
     devices,
     relays,
     gpio,
     buses,
     i2c,
+    simulatedParts,
     health: () => [...devices.map((d) => d.health()), ...relays.map((r) => r.health())],
     maxAgeMs: (id) => byId.get(id)?.maxAgeMs ?? 3 * ctx.config.cycleMs,
     stop: async () => {

@@ -99,6 +99,7 @@ export async function runService(opts: RunOptions): Promise<number> {
     log: log.child({ module: 'watchdog' }),
     clock: service.ctx.clock,
   });
+  service.watchedBy(() => ({ ...watchdog.stats(), timeoutMs: usec === null ? null : usec / 1000 }));
   notifier.ready(service.health().summary);
   watchdog.start();
   log.info({ watchdogMs: usec === null ? null : usec / 1000, notify: notifier.enabled }, 'ready');

@@ -10,6 +10,7 @@ import { Trading, tradingModule } from '../trading/trading.js';
 import type { Extension, ExtensionContext, ExtensionInstance, ServiceEvents } from '../views/extension.js';
 import type { HealthReport } from '../views/health.js';
 import type { ServiceModule } from '../views/module.js';
+import type { WatchdogView } from '../views/status.js';
 import { createWebModule } from '../web/module.js';
 import type { WebServer } from '../web/server.js';
 import { AutomatedRelays } from './automated-relays.js';
@@ -53,6 +54,8 @@ export class Service {
     actuation?: Actuation;
   } = {};
   private readonly lifecycle: Lifecycle;
+  /** The systemd watchdog's counters, once `powerdeal run` pets it (the metrics read them). */
+  private watchdogView: (() => WatchdogView) | null = null;
   /** The home's key and the zone keyring: what it signs and verifies with, and whether it may trade. */
   readonly keys: TradingKeys;
   readonly trading: Trading;
@@ -127,6 +130,11 @@ export class Service {
       modules: this.lifecycle.report(),
       trading: this.trading.status(this.ctx.clock.now()),
     });
+  }
+
+  /** `powerdeal run` pets the systemd watchdog from outside the service: its counters for the metrics. */
+  watchedBy(view: () => WatchdogView): void {
+    this.watchdogView = view;
   }
 
   /** The one health model (watchdog, STATUS=, /healthz, /readyz). */
@@ -328,6 +336,7 @@ export class Service {
       link: this.parts.link,
       cycle: this.cycle,
       events: this.events,
+      trades: this.trading.tradeBook(),
       status: () => this.status(),
       health: () => this.health(),
       disk: () => this.parts.disk?.state() ?? null,
@@ -341,6 +350,7 @@ export class Service {
         status: () => this.status(),
         trades: this.trading.tradeBook(),
         trading: () => this.trading.status(this.ctx.clock.now()),
+        watchdog: () => this.watchdogView?.() ?? null,
       }),
       (web) => {
         this.parts.web = web;

@@ -33,6 +33,7 @@ export function serviceStatus(parts: {
     pid: process.pid,
     uptimeS: Math.round((now - parts.startedAt) / 1000),
     simulated: parts.ctx.simulated,
+    simulatedParts: [...(parts.hardware?.simulatedParts ?? [])],
     modules: parts.modules,
     cycle: parts.cycle?.stats() ?? null,
     snapshot: parts.cycle?.latest() ?? null,

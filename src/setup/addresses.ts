@@ -102,6 +102,8 @@ function peers(config: Config): { key: string; host: string }[] {
     key: `mqtt.brokers.${i}`,
     host: new URL(url).hostname.replace(/^\[|\]$/g, ''),
   }));
+  const ha = config.homeassistant.broker;
+  if (ha) out.push({ key: 'homeassistant.broker', host: new URL(ha).hostname.replace(/^\[|\]$/g, '') });
   config.devices.forEach((d, i) => {
     const m = d.modbus;
     if (m?.tcp) out.push({ key: `devices.${i}.modbus.tcp`, host: hostOf(m.tcp) });

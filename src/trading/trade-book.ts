@@ -28,7 +28,10 @@ export function createTradeBook(host: TradingHost, store: Store): TradeBook {
             .filter((o) => o.ts >= since)
             .map(offerView)
         : [],
-    totals: () => (host.started ? tradeTotals(host) : EMPTY_TRADE_BOOK.totals()),
+    totals: () => ({
+      ...(host.started ? tradeTotals(host) : EMPTY_TRADE_BOOK.totals()),
+      settledWh: trades.settledWh(),
+    }),
   };
 }
 
@@ -41,6 +44,7 @@ function tradeView(t: Trade): TradeView {
     energyWh: t.energyWh,
     priceCentsPerKwh: t.priceCentsPerKwh,
     state: t.state,
+    settledWh: t.settledWh,
     ts: t.updatedAt,
   };
 }
@@ -59,7 +63,7 @@ function offerView(o: OwnOfferView): OfferView {
   };
 }
 
-function tradeTotals(host: TradingHost): TradeTotals {
+function tradeTotals(host: TradingHost): Omit<TradeTotals, 'settledWh'> {
   const t = totals(host.state);
   return {
     trades: { ...t.trades },

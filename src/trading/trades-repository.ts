@@ -54,6 +54,8 @@ export interface TradesRepository {
   changedSince(since: number, limit: number): Trade[];
   /** The newest slots first. */
   newest(limit: number): Trade[];
+  /** Settled energy of every trade in the table, per role of this home, Wh. */
+  settledWh(): Record<'buyer' | 'seller', number>;
 }
 
 const COLUMNS = [
@@ -130,6 +132,7 @@ export function tradesRepository(db: Database.Database): TradesRepository {
       },
       changedSince: () => [],
       newest: () => [],
+      settledWh: () => ({ buyer: 0, seller: 0 }),
     };
   }
   const dropRequest = db.prepare<[string, string]>('DELETE FROM trades WHERE id = ? AND id <> ?');
@@ -143,6 +146,9 @@ export function tradesRepository(db: Database.Database): TradesRepository {
     `${SELECT} WHERE updated_at >= ? ORDER BY updated_at DESC, id LIMIT ?`,
   );
   const newest = db.prepare<[number], TradeRecord>(`${SELECT} ORDER BY slot_start DESC, id LIMIT ?`);
+  const settled = db.prepare<[], { role: string; wh: number }>(
+    'SELECT role, SUM(settled_wh) AS wh FROM trades WHERE settled_wh IS NOT NULL GROUP BY role',
+  );
   return {
     upsert(r) {
       dropRequest.run(r.accept_id, r.id);
@@ -150,5 +156,10 @@ export function tradesRepository(db: Database.Database): TradesRepository {
     },
     changedSince: (t, limit) => since.all(t, limit).map(trade),
     newest: (limit) => newest.all(limit).map(trade),
+    settledWh() {
+      const out = { buyer: 0, seller: 0 };
+      for (const r of settled.all()) if (r.role === 'buyer' || r.role === 'seller') out[r.role] = r.wh;
+      return out;
+    },
   };
 }

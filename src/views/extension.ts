@@ -13,6 +13,7 @@ import type { Store } from '../store/index.js';
 import type { HealthReport } from './health.js';
 import type { RelayControl } from './relays.js';
 import type { CycleStats, DiskState, ServiceStatus } from './status.js';
+import type { TradeBook } from './trades.js';
 
 /** What the service announces to its extensions (the page's live stream, the watchdog, …). */
 export interface ServiceEvents {
@@ -49,6 +50,8 @@ export interface ExtensionContext {
   /** The cycle's newest snapshot and its counters. */
   readonly cycle: { latest(): Snapshot | undefined; stats(): CycleStats };
   readonly events: EventEmitter<ServiceEvents>;
+  /** The home's offers and trades (empty until trading runs). */
+  readonly trades: TradeBook;
   status(): ServiceStatus;
   health(): HealthReport;
   /** Free space beside the database; null with an in-memory database. */

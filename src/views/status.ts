@@ -41,6 +41,16 @@ export interface DiskState {
   lastCheckTs: number | null;
 }
 
+/** The systemd watchdog as the service pets it (src/service/watchdog.ts), for the metrics. */
+export interface WatchdogView {
+  /** WATCHDOG_USEC as ms; null when systemd asks for no watchdog. */
+  timeoutMs: number | null;
+  pings: number;
+  /** Pings that were due but withheld because the service was not live. */
+  withheld: number;
+  lastPingTs: number | null;
+}
+
 /**
  * One JSON view of the whole service: `/api/status`, `powerdeal status`, the page. No secrets in it.
  * `Trading` is the trading section's type: the service fills it with its TradingStatus; a reader that
@@ -52,6 +62,8 @@ export interface ServiceStatus<Trading = unknown> {
   pid: number;
   uptimeS: number;
   simulated: boolean;
+  /** What is simulated: the GPIO and I2C devices (and `panel`) behind the in-memory backends. */
+  simulatedParts: string[];
   modules: ModuleReport[];
   cycle: CycleStats | null;
   snapshot: Snapshot | null;

@@ -21,6 +21,8 @@ export interface TradeView {
   energyWh: number;
   priceCentsPerKwh: number;
   state: TradeState;
+  /** Energy settled from both meters after the slot (the smaller allocation); null until settled. */
+  settledWh: number | null;
   /** Last change, epoch ms. */
   ts: number;
 }
@@ -43,6 +45,8 @@ export interface OfferView {
 export interface TradeTotals {
   trades: Record<TradeRole, number>;
   energyWh: Record<TradeRole, number>;
+  /** Energy settled from the meters (the smaller of the two sides' allocations), per role. */
+  settledWh: Record<TradeRole, number>;
   /** Accepts this home refused as seller, by reason (filled, insufficient, version, expired, price). */
   rejects: Record<string, number>;
   offers: number;
@@ -62,6 +66,7 @@ export const EMPTY_TRADE_BOOK: TradeBook = {
   totals: () => ({
     trades: { buyer: 0, seller: 0 },
     energyWh: { buyer: 0, seller: 0 },
+    settledWh: { buyer: 0, seller: 0 },
     rejects: { filled: 0, insufficient: 0, version: 0, expired: 0, price: 0 },
     offers: 0,
   }),

@@ -8,7 +8,8 @@ import {
 } from 'prom-client';
 import { QUANTITY_NAMES } from '../core/quantities.js';
 import { OUTBOX_PRIORITY } from '../store/outbox-types.js';
-import type { ServiceStatus } from '../views/status.js';
+import type { ServiceStatus, WatchdogView } from '../views/status.js';
+import { hostMetrics } from './metrics-host.js';
 
 /** What the metrics read of the status's trading section (the trading module's TradingStatus fits it). */
 export interface TradingGauges {
@@ -30,6 +31,7 @@ export interface TradingGauges {
 export interface TradeCounts {
   trades: Record<'buyer' | 'seller', number>;
   energyWh: Record<'buyer' | 'seller', number>;
+  settledWh: Record<'buyer' | 'seller', number>;
   /** Accepts this home refused as seller, by reason. */
   rejects: Record<string, number>;
   offers: number;
@@ -45,7 +47,19 @@ export interface MetricsView {
   trades: TradeCounts;
   relays: { id: string; on: boolean | null; override: boolean }[];
   sseClients: number;
+  /** The systemd watchdog; null before `powerdeal run` starts petting it (or in a test's service). */
+  watchdog: WatchdogView | null;
+  /** When the view was read, epoch ms (ages are measured from it). */
+  now: number;
 }
+
+/** Registers a metric whose series are recomputed from the view at every scrape. */
+export type MetricFactory = (
+  name: string,
+  help: string,
+  labelNames: string[],
+  fill: (set: (labels: Record<string, string>, value: number) => void, view: MetricsView) => void,
+) => unknown;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -296,6 +310,14 @@ export function createMetrics(view: () => MetricsView): Metrics {
     },
   );
   counter(
+    'powerdeal_trade_settled_wh_total',
+    'Energy settled from the meters (the smaller allocation of the two sides), per role of this home, Wh',
+    ['role'],
+    (set, x) => {
+      for (const [role, n] of Object.entries(x.trades.settledWh)) set({ role }, n);
+    },
+  );
+  counter(
     'powerdeal_trade_rejects_total',
     'Accepts refused by this home as seller, per reason',
     ['reason'],
@@ -342,6 +364,8 @@ export function createMetrics(view: () => MetricsView): Metrics {
       set({ kind: 'export-limit', outcome: 'failed' }, a.exportLimitFailures);
     },
   );
+
+  hostMetrics(gauge, counter);
 
   gauge('powerdeal_web_event_clients', 'Live-page (server-sent events) connections', [], (set, x) =>
     set({}, x.sseClients),

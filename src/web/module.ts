@@ -90,6 +90,8 @@ export function createWebModule(
           trades: trades.totals(),
           relays: relays.list().map((r) => ({ id: r.id, on: r.on, override: r.mode !== 'auto' })),
           sseClients: hub.size,
+          watchdog: c.watchdog(),
+          now: now(),
         };
       });
 

@@ -46,6 +46,8 @@ export function loadStaticFiles(dir = assetsDir()): Map<string, StaticFile> {
     '/assets/app.js': `${dir}app.js`,
     '/assets/view.js': `${dir}view.js`,
     '/assets/chart.js': `${dir}chart.js`,
+    '/assets/glance.js': `${dir}glance.js`,
+    '/assets/slots.js': `${dir}slots.js`,
     '/assets/style.css': `${dir}style.css`,
     '/assets/icon.svg': `${dir}icon.svg`,
     '/assets/uPlot.min.js': require.resolve('uplot/dist/uPlot.iife.min.js'),

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * The service runs for years on a Pi with little memory: `powerdeal run` loads only what the service
  * needs. A loader hook records every module the process loads; the demo, its embedded broker, the
- * simulator, the neighbourhood simulation and the technician's verbs must not be among them.
+ * simulator, the neighbourhood simulation, the technician's verbs and Home Assistant discovery (without
+ * its broker configured) must not be among them.
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -45,8 +46,10 @@ export async function load(url, context, next) { appendFileSync(${JSON.stringify
     // The service's own modules are there (the check would pass on an empty list otherwise).
     expect(ours).toContain('src/service/service.ts');
     expect(ours).toContain('src/link/link.ts');
+    // Home Assistant discovery is loaded only where a config names its broker.
+    expect(ours).toContain('src/homeassistant/extension.ts');
     const unwanted = ours.filter((f) =>
-      /^src\/(sim|neighbourhood)\/|^src\/cli\/commands\/(?!run\.ts|index\.ts)|^src\/service\/embedded-broker/.test(
+      /^src\/(sim|neighbourhood)\/|^src\/cli\/commands\/(?!run\.ts|index\.ts)|^src\/service\/embedded-broker|^src\/homeassistant\/(?!extension\.ts)/.test(
         f,
       ),
     );

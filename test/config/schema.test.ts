@@ -10,6 +10,7 @@ describe('config schema', () => {
       cycleMs: 1000,
       devices: [],
       panel: {},
+      homeassistant: { enabled: false, prefix: 'homeassistant' },
       engine: {
         minOfferW: 300,
         reserveW: 200,
@@ -85,6 +86,33 @@ describe('config schema', () => {
   });
 });
 
+describe('config: homeassistant', () => {
+  it('is off by default; enabled needs a broker, and the error names the key and the fix', () => {
+    expect(problemsOf(homeYaml('homeassistant: { enabled: true }\n'))).toEqual([
+      'homeassistant.broker: homeassistant.enabled is true but no broker is given: add homeassistant.broker, the broker Home Assistant uses, e.g. "mqtt://192.168.1.10:1883"',
+    ]);
+    expect(
+      problemsOf(homeYaml('homeassistant: { enabled: true, broker: "mqtt://127.0.0.1:1883" }\n')),
+    ).toEqual([]);
+    expect(problemsOf(homeYaml('homeassistant: { broker: "localhost" }\n'))).toEqual([
+      'homeassistant.broker: a broker is a URL like "mqtt://10.0.0.2:1883" or "mqtts://broker:8883"',
+    ]);
+    expect(problemsOf(homeYaml('homeassistant: { prefix: "ha/#" }\n'))[0]).toMatch(
+      /^homeassistant\.prefix: homeassistant\.prefix is the discovery prefix set in Home Assistant's MQTT integration/,
+    );
+  });
+
+  it('a password file that cannot be read is named with its key', () => {
+    expect(
+      problemsOf(
+        homeYaml('homeassistant: { broker: "mqtt://127.0.0.1:1883", passwordFile: /nonexistent/ha.pass }\n'),
+      ),
+    ).toEqual([
+      'homeassistant.passwordFile: cannot read /nonexistent/ha.pass: create it (readable by the powerdeal user) or remove the key',
+    ]);
+  });
+});
+
 describe('config defaults', () => {
   it('the outbox caps come from the schema', () => {
     expect(OUTBOX_DEFAULTS).toEqual({ maxRows: 200_000, maxBytes: 64 * 1024 * 1024 });
@@ -95,6 +123,7 @@ describe('config defaults', () => {
     const empty = configSchema.parse({
       home,
       engine: {},
+      homeassistant: {},
       keys: {},
       store: {},
       web: {},

@@ -65,6 +65,7 @@ describe('extensions', () => {
           'relays',
           'status',
           'store',
+          'trades',
           'version',
         ].sort(),
       );

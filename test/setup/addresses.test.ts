@@ -94,6 +94,20 @@ describe('the addresses the unit allows (config addresses)', () => {
     ]);
   });
 
+  it('lists the Home Assistant broker, which is not the zone broker', async () => {
+    const found = await configAddresses(
+      config({
+        mqtt: { brokers: ['mqtt://10.0.0.2:1883'] },
+        homeassistant: { enabled: true, broker: 'mqtt://192.168.1.10:1883' },
+      }),
+      SOURCES,
+    );
+    expect(found.allow).toEqual([
+      { prefix: '10.0.0.2', why: ['mqtt.brokers.0'] },
+      { prefix: '192.168.1.10', why: ['homeassistant.broker'] },
+    ]);
+  });
+
   it('allows no resolver when every peer is an address', async () => {
     const found = await configAddresses(config({ mqtt: { brokers: ['mqtt://10.0.0.2:1883'] } }), SOURCES);
     expect(found.allow.map((a) => a.prefix)).toEqual(['10.0.0.2']);

@@ -21,6 +21,7 @@ function status(over: Partial<ServiceStatus> = {}): ServiceStatus {
     pid: 1,
     uptimeS: 10,
     simulated: true,
+    simulatedParts: [],
     modules: [{ name: 'store', state: 'running', error: null }],
     cycle: { running: true, lastProgressTs: NOW - 500, cycles: 42 } as ServiceStatus['cycle'],
     snapshot: null,

@@ -39,6 +39,9 @@ describe('HTTP API', () => {
       'water-heater',
     ]);
     expect(body.today).toHaveProperty('pvWh');
+    // Simulated are the I2C sensor and the relay; the Modbus devices are real (here: the simulator over TCP).
+    expect(body.simulated).toBe(true);
+    expect(body.simulatedParts).toEqual(['dc-shunt', 'water-heater']);
     expect(body.relays).toEqual([expect.objectContaining({ id: 'water-heater', mode: 'auto', on: false })]);
     expect(body.trades).toEqual([]);
     expect(body.offers).toEqual([]);

@@ -33,14 +33,23 @@ export interface Browser {
  * Debian's Chromium, headless, with a fresh profile and no network but 127.0.0.1: a request anywhere
  * else is aborted and recorded, as on a phone in a home whose internet is down.
  */
-export async function openBrowser(): Promise<Browser> {
+export interface BrowserOptions {
+  viewport?: { width: number; height: number };
+  colorScheme?: 'light' | 'dark';
+  /** The browser's time zone (default the machine's). */
+  timezoneId?: string;
+}
+
+export async function openBrowser(opts: BrowserOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'pd-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 412, height: 915 },
+    viewport: opts.viewport ?? { width: 412, height: 915 },
     deviceScaleFactor: 1,
+    ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}),
+    ...(opts.timezoneId ? { timezoneId: opts.timezoneId } : {}),
   });
   const requested: string[] = [];
   const blocked: string[] = [];

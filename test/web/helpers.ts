@@ -25,6 +25,8 @@ export interface HomeOptions {
   tls?: { certFile: string; keyFile: string };
   /** The service's logger (default silent). */
   log?: Logger;
+  /** The `homeassistant` section. */
+  homeassistant?: Record<string, unknown>;
 }
 
 export interface Home {
@@ -73,6 +75,7 @@ export async function startHome(opts: HomeOptions = {}): Promise<Home> {
           },
         }
       : {}),
+    ...(opts.homeassistant ? { homeassistant: opts.homeassistant } : {}),
     store: { path: join(dir, 'powerdeal.db'), readingsFlushMs: 0 },
     // Each home its own control socket (test files run in parallel), key and keyring paths (absent).
     control: { socket: join(dir, 'control.sock') },

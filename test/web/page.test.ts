@@ -46,6 +46,7 @@ describe('status page', () => {
     await expect.poll(() => inverter.textContent()).toContain('ok');
     expect(await page.locator('#relays [data-relay="water-heater"]').textContent()).toContain('off');
     expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#footer')).toContain('simulated: dc-shunt, water-heater');
 
     expect(browser.blocked).toEqual([]);
     expect(browser.requested.every((u) => u.startsWith(home.base))).toBe(true);

@@ -127,6 +127,12 @@ describe('secrets and metrics', () => {
     expect(value('powerdeal_inbox_rejected_total', { reason: 'bad-signature' })).toBe(0);
     expect(value('powerdeal_trades_total', { role: 'seller' })).toBe(0);
     expect(value('powerdeal_trades_total', { role: 'buyer' })).toBe(0);
+    expect(value('powerdeal_trade_settled_wh_total', { role: 'seller' })).toBe(0);
+    expect(value('powerdeal_disk_free_bytes')).toBeGreaterThan(0);
+    expect(value('powerdeal_disk_size_bytes')).toBeGreaterThanOrEqual(
+      value('powerdeal_disk_free_bytes') ?? 0,
+    );
+    expect(value('powerdeal_disk_low')).toBe(0);
     expect(value('powerdeal_relay_on', { relay: 'water-heater' })).toBe(0);
     expect(value('powerdeal_info', { version: '0.0.0-test', home: 'home-web', zone: 'test-zone' })).toBe(1);
     expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);

@@ -29,7 +29,7 @@ function problemsOf(status: ServiceStatus, health: HealthReport): string[] {
 function render(status: ServiceStatus, health: HealthReport): string {
   const lines: string[] = [];
   lines.push(
-    `${bold(`${status.home.id}`)} in ${status.home.zone}  powerdeal ${status.version}  pid ${status.pid}  up ${ago(status.uptimeS * 1000)}${status.simulated ? yellow('  [simulated hardware]') : ''}`,
+    `${bold(`${status.home.id}`)} in ${status.home.zone}  powerdeal ${status.version}  pid ${status.pid}  up ${ago(status.uptimeS * 1000)}${status.simulatedParts.length ? yellow(`  [simulated: ${status.simulatedParts.join(', ')}]`) : ''}`,
   );
   lines.push(
     `live ${ok(health.live, health.live ? 'yes' : 'no')}  ready ${ok(health.ready, health.ready ? 'yes' : 'no')}  ${dim(health.summary)}`,

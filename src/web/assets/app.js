@@ -2,6 +2,8 @@
 // the controller cannot be reached. The browser reconnects by itself; a stream that went silent
 // (a frozen daemon, a sleeping phone) is dropped and opened again here.
 import { PowerChart } from './chart.js';
+import { renderGlance } from './glance.js';
+import { renderSlots } from './slots.js';
 import {
   renderConnection,
   renderDevices,
@@ -10,7 +12,6 @@ import {
   renderLink,
   renderOutbox,
   renderRelays,
-  renderSummary,
   renderToday,
   renderTrades,
   renderTrading,
@@ -38,9 +39,10 @@ function renderAll() {
   renderDevices(status.devices);
   renderTrading(status.trading);
   renderTrades(status.trades, status.offers);
+  renderSlots(status.trades, status.offers);
   renderWarnings(status.warnings);
   renderRelays(status.relays, status.web?.stateChanges, setRelay);
-  renderSummary(status);
+  renderGlance(status);
 }
 
 const handlers = {
@@ -61,25 +63,27 @@ const handlers = {
     renderRelays(status.relays, status.web?.stateChanges, setRelay);
     renderTrading(status.trading);
     renderTrades(status.trades, status.offers);
-    renderSummary(status);
+    renderSlots(status.trades, status.offers);
+    renderGlance(status);
     chart.push(data.snapshot);
   },
   link(data) {
     if (!status) return;
     status.link = data;
     renderLink(data);
-    renderSummary(status);
+    renderGlance(status);
   },
   outbox(data) {
     if (!status) return;
     status.outbox = data;
     renderOutbox(data);
+    renderGlance(status);
   },
   devices(data) {
     if (!status) return;
     status.devices = data;
     renderDevices(data);
-    renderSummary(status);
+    renderGlance(status);
   },
   warning(data) {
     if (!status) return;
@@ -89,7 +93,7 @@ const handlers = {
   heartbeat(data) {
     if (!status) return;
     status.health = data.health;
-    renderSummary(status);
+    renderGlance(status);
   },
 };
 

@@ -1,6 +1,8 @@
 // The "recent hours" chart: history from /api/readings, then one point per step from the live stream.
 
 const WINDOW_MS = 3 * 3600_000;
+/** The x-axis spans the data, but never less than this (a minute of points still reads as minutes). */
+const MIN_SPAN_S = 10 * 60;
 const SERIES = [
   { key: 'pvPowerW', label: 'Solar', stroke: '#d88b00' },
   { key: 'loadPowerW', label: 'House', stroke: '#6b46c1' },
@@ -65,6 +67,18 @@ export class PowerChart {
     if (this.dirty) this.draw();
   }
 
+  /** What the chart shows, in words (and its span as data-x-min/max, epoch s), for a screen reader. */
+  describe(min, max) {
+    const hm = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    this.el.setAttribute('role', 'img');
+    this.el.setAttribute(
+      'aria-label',
+      `Solar, house and grid power from ${hm(min)} to ${hm(max)}, local time`,
+    );
+    this.el.dataset.xMin = String(Math.round(min));
+    this.el.dataset.xMax = String(Math.round(max));
+  }
+
   draw() {
     this.dirty = false;
     const data = [this.ts, ...this.cols];
@@ -87,7 +101,10 @@ export class PowerChart {
             size: 60,
           },
         ],
-        scales: { x: { time: true } },
+        // uPlot widens a time axis with few points by years (one point: 1000 days); the range is taken
+        // from the data itself instead, shown in local time.
+        scales: { x: { time: true, range: (u) => spanOf(u.data[0][0] ?? null, u.data[0].at(-1) ?? null) } },
+        hooks: { setScale: [(u, key) => key === 'x' && this.describe(u.scales.x.min, u.scales.x.max)] },
       },
       data,
       this.el,
@@ -96,4 +113,13 @@ export class PowerChart {
       this.plot?.setSize({ width: Math.max(280, this.el.clientWidth), height: 220 }),
     ).observe(this.el);
   }
+}
+
+/** [min, max] of the data in seconds, widened to MIN_SPAN_S ending at the newest point; now without data. */
+export function spanOf(min, max) {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) {
+    const now = Date.now() / 1000;
+    return [now - MIN_SPAN_S, now];
+  }
+  return max - min >= MIN_SPAN_S ? [min, max] : [max - MIN_SPAN_S, max];
 }

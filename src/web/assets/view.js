@@ -253,41 +253,16 @@ export function renderWarnings(warnings) {
   );
 }
 
-export function renderSummary(status) {
-  const problems = [];
-  if (status.link && !status.link.connected) problems.push('broker unreachable');
-  const faulted = status.devices.filter((d) => d.state === 'fault').map((d) => d.id);
-  if (faulted.length) problems.push(`faulted: ${faulted.join(', ')}`);
-  if (status.health && !status.health.live) problems.push('not making progress');
-  const grid = status.snapshot?.quantities.gridPowerW;
-  const flow =
-    grid && grid.quality === 'good'
-      ? grid.value < 0
-        ? `exporting ${fmtPower(-grid.value)}`
-        : `importing ${fmtPower(grid.value)}`
-      : '';
-  const offer = status.trading?.offer;
-  const deal =
-    offer && offer.status === 'open' && offer.exp > Date.now()
-      ? `offering ${fmtEnergy(offer.availableWh)}`
-      : '';
-  const el = $('summary');
-  el.className = problems.length ? 'summary bad' : 'summary';
-  text(
-    el,
-    problems.length
-      ? `Needs attention: ${problems.join('; ')}`
-      : `Working normally${[flow, deal]
-          .filter(Boolean)
-          .map((s) => `, ${s}`)
-          .join('')}.`,
-  );
+/** Which parts are simulated (GPIO and I2C devices without such hardware), if any: never the whole home. */
+function simulatedText(status) {
+  const parts = status.simulatedParts ?? [];
+  return parts.length ? ` · simulated: ${parts.join(', ')}` : '';
 }
 
 export function renderFooter(status) {
   text(
     $('footer'),
-    `${status.home.zone}/${status.home.id} · version ${status.version}${status.simulated ? ' · simulated hardware' : ''} · up ${fmtAge(status.uptimeS * 1000)}`,
+    `${status.home.zone}/${status.home.id} · version ${status.version}${simulatedText(status)} · up ${fmtAge(status.uptimeS * 1000)}`,
   );
   text($('home'), status.home.id);
 }
