@@ -34,6 +34,11 @@ export interface FallbackBroker {
   /** Messages members published through it. */
   readonly published: number;
   readonly refused: Readonly<Record<Refusal, number>>;
+  /**
+   * No new members from now on (this home no longer leads): those connected stay until they leave, so
+   * none is stranded, and no member probing for the leader mistakes this broker for it.
+   */
+  retire(): void;
   /** Publishes a retained message from the broker itself (the term announcement). */
   announce(topic: string, payload: Buffer): Promise<void>;
   close(): Promise<void>;
@@ -44,7 +49,7 @@ const CONNECT_TIMEOUT_MS = 5000;
 /** Connections at once: a zone is tens of homes; more is somebody flooding the port. */
 const MAX_CONNECTIONS = 256;
 
-function authError(returnCode: 4 | 5, message: string): AuthenticateError {
+function authError(returnCode: 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -71,10 +76,15 @@ export async function startFallbackBroker(o: FallbackBrokerOptions): Promise<Fal
     log.warn({ ...detail, refused: why }, 'fallback broker: refused');
   };
   let published = 0;
+  let retired = false;
 
   const broker = await Aedes.createBroker({
     connectTimeout: CONNECT_TIMEOUT_MS,
     authenticate(client, username, password, done) {
+      if (retired) {
+        done(authError(3, 'this home no longer leads the zone'), false);
+        return;
+      }
       const check = gate.check(username, password);
       if (!check.ok) {
         refuse(check.reason, { user: username?.slice(0, 64) });
@@ -144,6 +154,9 @@ export async function startFallbackBroker(o: FallbackBrokerOptions): Promise<Fal
       return published;
     },
     refused,
+    retire() {
+      retired = true;
+    },
     announce: (topic, payload) =>
       new Promise<void>((resolve, reject) => {
         broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: true, dup: false }, (err?: Error) =>

@@ -43,13 +43,13 @@ export function chooseLeader(
 }
 
 /** The term still holds (its lease has not run out). */
-export function holds(term: Term | null, now: number): term is Term {
+export function holds(term: Term | null, now: number): boolean {
   return term !== null && now < term.until;
 }
 
 /** The current term, or null when there is none or its lease ran out. */
 export function currentTerm(state: ElectionState, now: number): Term | null {
-  return holds(state.term, now) ? state.term : null;
+  return state.term !== null && holds(state.term, now) ? state.term : null;
 }
 
 /** A term announced by a leader: adopted unless stale (a lower epoch), expired, or beaten by a lower id. */
