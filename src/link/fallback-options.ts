@@ -74,6 +74,8 @@ export const FALLBACK_CONNECT_MS = 3_000;
 export const FALLBACK_KEEPALIVE_S = 2;
 /** A member looks for a lower leader (a home back, islands healed) about this often. */
 export const CONVERGE_MS = 10_000;
+/** A new leader first looks for a lower one after about this long. */
+export const FIRST_LOOK_MS = 1_000;
 /** Between rounds of an election that found nobody. */
 export const RETRY_MS = 2_000;
 

@@ -21,6 +21,7 @@ import {
   FALLBACK_KEEPALIVE_S,
   FALLBACK_ROWS,
   type FallbackOptions,
+  FIRST_LOOK_MS,
   LEASE_MS,
   type LinkMode,
   RETRY_MS,
@@ -231,6 +232,9 @@ export class FallbackRoute {
     this.log.warn({ epoch: this.election.epoch }, 'link: no broker: this home carries the zone');
     this.use(o.self, conn, 'fallback-leader');
     this.timers.arm('renew', LEASE_MS / 3, () => void this.renewTerm());
+    // Homes entering fallback together may each lead at first: a lower one that leads is found soon.
+    // Later a lower home may come back, or two islands meet: looked for again now and then.
+    this.armConverge(FIRST_LOOK_MS + this.o.clock.random() * FIRST_LOOK_MS);
   }
 
   private follow(home: string, conn: BrokerConnection): void {
@@ -305,8 +309,6 @@ export class FallbackRoute {
     this.election = renew(this.election, this.o.self, this.o.clock.now(), LEASE_MS);
     await this.announce();
     this.timers.arm('renew', LEASE_MS / 3, () => void this.renewTerm());
-    // A lower home that leads now (it came back, or two islands met): follow it.
-    await this.lookLower();
   }
 
   // ---- member ----------------------------------------------------------------------------------
@@ -324,11 +326,11 @@ export class FallbackRoute {
     this.timers.arm('renew', LEASE_MS / 3, () => this.checkLease());
   }
 
-  private armConverge(): void {
-    const ms = CONVERGE_MS / 2 + this.o.clock.random() * CONVERGE_MS;
+  /** Looks for a lower leader after `ms` (default: about CONVERGE_MS), then again while in fallback. */
+  private armConverge(ms = CONVERGE_MS / 2 + this.o.clock.random() * CONVERGE_MS): void {
     this.timers.arm('converge', ms, async () => {
       await this.lookLower();
-      if (this.current === 'fallback-member') this.armConverge();
+      if (this.inFallback) this.armConverge();
     });
   }
 
