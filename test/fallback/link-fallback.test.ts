@@ -153,6 +153,14 @@ describe('link fallback', () => {
     const backEnd = produced.filter((id) => id !== ack);
     await waitFor(() => backEnd.every((id) => receiver.seen.has(id)), 20_000, 'every back-end row upstream');
     expect(receiver.topics.get(tradeCopy)).toBe(`powerdeal/v1/${ZONE}/home-3/trades`);
-    expect(sender.ts.store.outbox.stats(Date.now()).depth).toMatchObject({ trade: 0, telemetry: 0 });
+    // The upstream PUBACKs are committed in batches: the rows leave the outbox a moment after delivery.
+    await waitFor(
+      () => {
+        const d = sender.ts.store.outbox.stats(Date.now()).depth;
+        return d.trade === 0 && d.telemetry === 0;
+      },
+      10_000,
+      'the back-end rows acknowledged upstream',
+    );
   }, 150_000);
 });
