@@ -129,9 +129,7 @@ describe('trading with no broker (four powerdeal run processes, mosquitto)', () 
     };
     hood = await writeNeighbourhood(root, ZONE, broker.url, [
       await spec(SELLER, 3400, 200, 11, false),
-      await spec('home-2', 0, 1500, 12, true),
-      await spec('home-3', 0, 1500, 13, true),
-      await spec('home-4', 0, 1500, 14, true),
+      ...(await Promise.all(BUYERS.map((id, i) => spec(id, 0, 1500, 12 + i, true)))),
     ]);
     wire = await recordWire(broker.url, hood.keyring);
     telemetry = await startReceiver(broker.url, 'pd-e2e-backend', {
