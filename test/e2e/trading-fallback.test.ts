@@ -193,6 +193,7 @@ describe('trading with no broker (four powerdeal run processes, mosquitto)', () 
       150_000,
       all,
     );
+    const firstTradeSeenAt = Date.now();
     const buyer = hood.home(first.counterparty);
     await waitForWire(
       `${buyer.id}'s water heater on for the bought energy`,
@@ -218,6 +219,7 @@ describe('trading with no broker (four powerdeal run processes, mosquitto)', () 
       15_000,
       all,
     )) as (LinkView | null)[];
+    const electedAt = Date.now();
     expect(after.map((v) => v?.mode)).toEqual(['fallback-member', 'fallback-leader', 'fallback-member']);
     expect(after[1]!.epoch).toBeGreaterThan(firstEpoch);
     const second = await waitForWire(
@@ -272,6 +274,9 @@ describe('trading with no broker (four powerdeal run processes, mosquitto)', () 
     ).catch(() => {});
     const report = {
       figure: 'fallback-e2e',
+      // Polled through the homes' status pages: upper bounds, on a shared machine.
+      brokerLossToFirstTradeSeenMs: firstTradeSeenAt - outageAt,
+      leaderKillToNewLeaderMs: electedAt - killedAt,
       telemetryOfOutage: waiting.length,
       telemetryMissing: missing().length,
       windowGaps: gaps.length,
