@@ -171,6 +171,31 @@ export const configSchema = z.strictObject({
         'homeassistant.enabled is true but no broker is given: add homeassistant.broker, the broker Home Assistant uses, e.g. "mqtt://192.168.1.10:1883"',
     })
     .prefault({}),
+  /**
+   * Trading with no broker (docs/protocol.md "Fallback"): after every broker of `mqtt.brokers` has been
+   * unreachable for `afterS`, the zone elects a home that carries its messages on an embedded broker.
+   */
+  fallback: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Seconds every upstream broker must have been unreachable before the home enters fallback. */
+      afterS: z
+        .int()
+        .min(1)
+        .max(3600, { error: 'fallback.afterS must be 1..3600 seconds (20 is usual)' })
+        .default(20),
+      /** Where this home's embedded broker listens while it leads the zone. */
+      listen: hostPort('fallback.listen').default('0.0.0.0:1884'),
+      /** false: this home never carries the zone (a weak link), it only connects to the leader. */
+      host: z.boolean().default(true),
+      /** How members find each other: the keyring's fallback endpoints (mDNS discovery is not built yet). */
+      discovery: z
+        .enum(['static'], {
+          error: "fallback.discovery must be static (list each home's endpoint in the keyring)",
+        })
+        .default('static'),
+    })
+    .prefault({}),
   engine: z
     .strictObject({
       /** Smallest surplus power (after the reserve) worth offering. */
@@ -275,3 +300,4 @@ export type DeviceConfig = Config['devices'][number];
 export type ModbusConfig = NonNullable<DeviceConfig['modbus']>;
 export type MqttConfig = NonNullable<Config['mqtt']>;
 export type HomeAssistantConfig = Config['homeassistant'];
+export type FallbackConfig = Config['fallback'];

@@ -79,12 +79,16 @@ function controlHandlers(ctx: ExtensionContext): Record<string, ControlHandler> 
   return {
     ping: async () => ({ pid: process.pid, version: ctx.version, home: ctx.config.home }),
     status: async () => ({ status: ctx.status(), health: ctx.health() }),
-    /** What a selftest asks the service about itself: its watchdog and its database. */
-    selfcheck: async () => ({
-      watchdogUsec: ownWatchdogUsec(),
-      database: ctx.store.quickCheck(),
-      devices: ctx.hardware.health(),
-    }),
+    /** What a selftest asks the service about itself: its watchdog, its database, which broker it uses. */
+    selfcheck: async () => {
+      const link = ctx.link?.status();
+      return {
+        watchdogUsec: ownWatchdogUsec(),
+        database: ctx.store.quickCheck(),
+        devices: ctx.hardware.health(),
+        link: link ? { mode: link.mode, leader: link.leader, epoch: link.epoch } : null,
+      };
+    },
     'modbus.read': async (p) => {
       const r = parse(
         z.object({

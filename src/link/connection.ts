@@ -66,6 +66,10 @@ function clientOptions(p: VersionedParams): IClientOptions {
   if (p.mqtt.passwordFile !== undefined) {
     opts.password = readFileSync(p.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '');
   }
+  if (p.credentials) {
+    opts.username = p.credentials.username;
+    opts.password = p.credentials.password;
+  }
   if (p.url.startsWith('mqtts:') || p.url.startsWith('wss:')) {
     opts.rejectUnauthorized = true;
     if (p.mqtt.caFile !== undefined) opts.ca = readFileSync(p.mqtt.caFile);
@@ -172,6 +176,7 @@ async function connectNegotiated(
   known: Map<string, KnownVersion>,
   now: () => number,
 ): Promise<Connection> {
+  if (p.protocolVersion !== undefined) return connectOnce({ ...p, protocolVersion: p.protocolVersion });
   const k = known.get(p.url);
   const version: ProtocolVersion = k && now() - k.at < RENEGOTIATE_AFTER_MS ? k.version : 5;
   try {

@@ -2,7 +2,7 @@ import type { MqttConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorText } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { OutboxQueue, OutboxRow } from '../store/outbox-types.js';
+import type { OutboxClass, OutboxQueue, OutboxRow } from '../store/outbox-types.js';
 import { type BreakerTicket, CircuitBreaker, type CircuitState } from './breaker.js';
 import { type InFlight, InFlightWindow } from './in-flight.js';
 import type { LinkStore } from './link-store.js';
@@ -39,6 +39,17 @@ export interface DrainOptions {
   noteError: (message: string) => void;
 }
 
+/**
+ * Which rows a connection takes: all of them on an upstream broker; on the fallback broker only what the
+ * members read there (drain.attach), the rest waits in the outbox for an upstream PUBACK.
+ */
+export interface RowRoute {
+  /** Classes never fetched for this connection. */
+  skipClasses: ReadonlySet<OutboxClass>;
+  /** A fetched row this connection must not take: it stays in the outbox until the next connection. */
+  holds(row: OutboxRow): boolean;
+}
+
 export interface DrainCounters extends SettleCounters {
   ackTimeouts: number;
   peakInFlight: number;
@@ -70,6 +81,9 @@ export class Drain {
   private readonly inFlight: InFlightWindow;
   private readonly settler: Settler;
   private readonly throttle: BacklogThrottle;
+  private route: RowRoute | null = null;
+  /** Rows the current route holds back (rowIds), skipped by the next batches on this connection. */
+  private readonly held = new Set<number>();
   private pumpScheduled = false;
   private pumpTimer: TimerHandle | null = null;
   private readonly changeWaiters = new Set<() => void>();
@@ -121,9 +135,14 @@ export class Drain {
     return this.conn !== null && this.throttle.active;
   }
 
-  /** A new connection: the window is its cap, the backlog drain starts after a random pause. */
-  attach(conn: BrokerConnection): void {
+  /**
+   * A new connection: the window is its cap, the backlog drain starts after a random pause. `route`
+   * narrows the rows it takes (the fallback broker); without it, it takes every row.
+   */
+  attach(conn: BrokerConnection, route: RowRoute | null = null): void {
     this.conn = conn;
+    this.route = route;
+    this.held.clear();
     this.paused = false;
     this.connCap = Math.max(
       1,
@@ -240,8 +259,11 @@ export class Drain {
     want = allowed.rows;
 
     let rows: OutboxRow[];
+    const route = this.route;
     try {
-      rows = this.o.outbox.nextBatch(want, this.o.stamp(), this.inFlight.ids);
+      const skip =
+        route && this.held.size > 0 ? new Set([...this.inFlight.ids, ...this.held]) : this.inFlight.ids;
+      rows = this.o.outbox.nextBatch(want, this.o.stamp(), skip, route?.skipClasses);
     } catch (err) {
       this.o.noteError(`outbox: ${errorText(err)}`);
       this.o.log.error({ err }, 'link: reading the outbox failed');
@@ -250,6 +272,11 @@ export class Drain {
     }
     if (this.throttle.spent(rows.length, want)) this.o.log.debug('link: backlog drained, throttle off');
     for (const row of rows) {
+      // Skipped from the next batch on: the pump goes on to the rows after it.
+      if (route?.holds(row)) {
+        this.held.add(row.rowId);
+        continue;
+      }
       const ticket = this.breaker.admit();
       if (!ticket) {
         this.pumpIn(OPEN_POLL_MS);

@@ -1,14 +1,22 @@
 import type { MqttConfig } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import { errorText } from '../core/errors.js';
 import type { Signer } from '../protocol/signing.js';
 import { defaultClientId } from '../protocol/topics.js';
 import type { OutboxQueue } from '../store/outbox-types.js';
 import { createMqttTransport } from './connection.js';
-import { DEFAULT_IDLE_POLL_MS, Drain } from './drain.js';
+import { DEFAULT_IDLE_POLL_MS, Drain, type RowRoute } from './drain.js';
+import type { FallbackOptions, LinkMode } from './fallback-options.js';
+import { FallbackRoute } from './fallback-route.js';
 import { createInbox, type InboxOptions, type InboxStats } from './inbox.js';
 import { Session } from './session.js';
 import { StatusPublisher } from './status-publisher.js';
-import { type BrokerTransport, featuresOff, type ProtocolVersion } from './transport.js';
+import {
+  type BrokerConnection,
+  type BrokerTransport,
+  featuresOff,
+  type ProtocolVersion,
+} from './transport.js';
 
 export { BREAKER_THRESHOLD } from './drain.js';
 
@@ -39,13 +47,27 @@ export interface LinkContext extends InboxOptions {
   idlePollMs?: number;
   /** Signs the status messages (and the will) the link builds itself; without it they go unsigned. */
   signer?: Signer;
+  /** Trading with no broker (fallback-route.ts); without it the link waits for a broker. */
+  fallback?: FallbackOptions;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 export interface LinkStatus {
   state: 'stopped' | 'connecting' | 'connected' | 'stopping';
+  /** Connected to a broker: upstream, or the zone's fallback broker. */
   connected: boolean;
+  /** Which broker carries the home's messages (docs/protocol.md "Fallback"). */
+  mode: LinkMode;
+  /** In fallback: the home whose broker carries the zone, and its term. */
+  leader: string | null;
+  epoch: number | null;
+  /** When the mode began, epoch ms (null without fallback: the mode follows the connection). */
+  modeSince: number | null;
+  /** Terms taken or leaders followed since the start. */
+  elections: number;
+  /** Messages received over the fallback broker since the start. */
+  fallbackReceived: number;
   /** The broker in use, or the one being tried. */
   broker: string | null;
   onPrimary: boolean;
@@ -140,41 +162,86 @@ export function createLink(ctx: LinkContext): Link {
     othersInFlight: (conn) => status.inFlight(conn),
     noteError,
   });
+  const clientId = mqtt.clientId ?? defaultClientId(home.id);
+  const transport = ctx.transport ?? createMqttTransport(stamp);
+  /** Where a message from `conn` goes: the inbox, or the own status (a late will over `online`). */
+  const received = (conn: BrokerConnection | null, topic: string, payload: Buffer, replayed: boolean) => {
+    if (closed) return;
+    if (topic !== status.topic) inbox.handle(topic, payload);
+    // A replayed status is the one stored before this connection announced itself, not a late will.
+    else if (!replayed && conn && !session.leaving) status.heard(conn, payload);
+  };
+  const use = (conn: BrokerConnection, rows: RowRoute | null) => {
+    void status.publish(conn, 'online');
+    drain.attach(conn, rows);
+    try {
+      ctx.onConnected?.();
+    } catch (err) {
+      log.error({ err }, 'link: connected handler threw');
+    }
+  };
+  const forget = (conn: BrokerConnection) => {
+    status.forget(conn);
+    drain.detach(conn);
+  };
+  const quiesce = (conn: BrokerConnection, deadline: number) => {
+    drain.pause();
+    void status.publish(conn, 'offline');
+    return drain.settled(conn, deadline);
+  };
+  const route = ctx.fallback
+    ? new FallbackRoute({
+        ...ctx.fallback,
+        clock,
+        log,
+        mqtt,
+        transport,
+        self: home.id,
+        returnUpstream: (conn) => use(conn, null),
+        side: {
+          attach: use,
+          lost: forget,
+          onMessage: received,
+          subscriptions: inbox.subscriptions,
+          will: () => status.will(),
+          async leave(conn, deadline) {
+            if (await quiesce(conn, deadline)) {
+              await conn.end(false).catch((err: unknown) => {
+                log.debug({ err: errorText(err) }, 'link: DISCONNECT from the fallback broker failed');
+              });
+            }
+            forget(conn);
+            await conn.end(true).catch(() => {
+              // Already closed.
+            });
+          },
+        },
+      })
+    : null;
   const session = new Session({
     clock,
     log,
     mqtt,
-    transport: ctx.transport ?? createMqttTransport(stamp),
-    clientId: mqtt.clientId ?? defaultClientId(home.id),
+    transport,
+    clientId,
     // They include the own status topic: how a stale will that overwrote `online` is noticed.
     subscriptions: inbox.subscriptions,
     onMessage: (topic, payload, replayed) => {
-      if (closed) return;
-      if (topic !== status.topic) inbox.handle(topic, payload);
-      // A replayed status is the one stored before this connection announced itself, not a late will.
-      else if (!replayed && session.active && !session.leaving) status.heard(session.active, payload);
+      // Upstream messages while the fallback still carries the home: the inbox drops what it saw twice.
+      received(session.active, topic, payload, replayed);
     },
     will: () => status.will(),
     noteError,
     hooks: {
       up(conn) {
-        void status.publish(conn, 'online');
-        drain.attach(conn);
-        try {
-          ctx.onConnected?.();
-        } catch (err) {
-          log.error({ err }, 'link: connected handler threw');
-        }
+        if (route && !route.upstreamUp(conn)) return;
+        use(conn, null);
       },
       down(conn) {
-        status.forget(conn);
-        drain.detach(conn);
+        forget(conn);
+        route?.upstreamDown();
       },
-      quiesce(conn, deadline) {
-        drain.pause();
-        void status.publish(conn, 'offline');
-        return drain.settled(conn, deadline);
-      },
+      quiesce,
     },
   });
 
@@ -183,10 +250,12 @@ export function createLink(ctx: LinkContext): Link {
       if (session.isRunning) return;
       if (closed) throw new Error('link: a stopped link cannot be started again');
       session.start();
+      route?.start();
     },
 
     async stop(deadlineMs = 5000) {
       if (!session.isRunning) return;
+      await route?.stop(clock.now() + deadlineMs);
       await session.stop(clock.now() + deadlineMs);
       drain.close();
       closed = true;
@@ -198,6 +267,9 @@ export function createLink(ctx: LinkContext): Link {
     status(): LinkStatus {
       const conn = session.active;
       const c = drain.counters;
+      const r = route?.status();
+      const mode: LinkMode = r?.mode ?? (conn ? 'upstream' : 'offline');
+      const inFallback = mode === 'fallback-leader' || mode === 'fallback-member';
       return {
         state: closed
           ? 'stopped'
@@ -208,8 +280,14 @@ export function createLink(ctx: LinkContext): Link {
               : session.isRunning
                 ? 'connecting'
                 : 'stopped',
-        connected: conn !== null,
-        broker: session.broker,
+        connected: inFallback || conn !== null,
+        mode,
+        leader: r?.leader ?? null,
+        epoch: r?.epoch ?? null,
+        modeSince: r?.since ?? null,
+        elections: r?.elections ?? 0,
+        fallbackReceived: r?.fallbackReceived ?? 0,
+        broker: inFallback ? (route?.url ?? null) : session.broker,
         onPrimary: session.onPrimary,
         protocolVersion: conn?.protocolVersion ?? null,
         featuresOff: conn ? featuresOff(conn.protocolVersion) : [],

@@ -40,6 +40,10 @@ export interface ConnectParams {
   onMessage?: (topic: string, payload: Buffer, replayed: boolean) => void;
   /** Aborts the attempt (the link is stopping). */
   signal?: AbortSignal;
+  /** Instead of `mqtt.username` and `mqtt.passwordFile` (the fallback broker's CONNECT token). */
+  credentials?: { username: string; password: string };
+  /** Speak this version from the first attempt (a broker known to have no MQTT 5). */
+  protocolVersion?: ProtocolVersion;
 }
 
 export interface PublishOptions {

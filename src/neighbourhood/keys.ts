@@ -28,7 +28,7 @@ export function keyringOf(zone: string, keys: ReadonlyMap<string, KeyObject>): K
 
 /** The benchmark's baseline: homes that do not sign, and receivers that do not check. */
 function unsignedSigner(homeId: string): Signer {
-  return { homeId, sign: <B extends object>(env: Envelope<B>) => env };
+  return { homeId, sign: <B extends object>(env: Envelope<B>) => env, signTagged: () => '' };
 }
 
 export function signing(

@@ -15,7 +15,8 @@ import { decodeKeyText, SHOW_FIX } from './key-text.js';
 
 /**
  * The zone keyring's file format: `zone: <zone>` and `members: { <home id>: "ed25519:…" | [current, …] }`,
- * one YAML file copied to every home (docs/keys.md). Keys are node:crypto KeyObjects, parsed once when
+ * or per member the object form `{ keys: "ed25519:…" | [current, …], fallback: "HOST:PORT" }` that adds
+ * the home's fallback endpoint; one YAML file copied to every home (docs/keys.md). Keys are node:crypto KeyObjects, parsed once when
  * the keyring is read, so checking a signature costs one Ed25519 verification and nothing else.
  */
 export interface Keyring {
@@ -24,7 +25,20 @@ export interface Keyring {
   members: ReadonlyMap<string, KeyObject>;
   /** Further keys still accepted for a member while it changes its key (docs/keys.md "Rotation"). */
   previousKeys?: ReadonlyMap<string, readonly KeyObject[]>;
+  /** Each member's fallback endpoint (`HOST:PORT`), for the members that have one. */
+  fallbacks?: ReadonlyMap<string, string>;
 }
+
+/** A fallback endpoint: a host name, IPv4 address or bracketed IPv6 address, and a port. */
+const ENDPOINT = /^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+export function isEndpoint(text: unknown): text is string {
+  const m = typeof text === 'string' ? ENDPOINT.exec(text) : null;
+  return m !== null && Number(m[1]) > 0 && Number(m[1]) <= 65_535;
+}
+
+const ENDPOINT_FIX =
+  'the fallback endpoint is "HOST:PORT" on the neighbourhood\'s network, e.g. "10.0.0.7:1884" (config "fallback.listen" of that home)';
 
 /** What a person is told when a keyring member is not a home id. */
 export const HOME_ID_TEXT = `not a home id (${ID_RULE_TEXT}, as in config "home.id")`;
@@ -64,7 +78,47 @@ function syntaxProblems(doc: Document): Problem[] {
 interface MemberKeys {
   members: Map<string, KeyObject>;
   previousKeys: Map<string, KeyObject[]>;
+  fallbacks: Map<string, string>;
   owners: Map<string, string>;
+}
+
+/** A scalar's value, a list's values: the key texts of a member. */
+function keyTexts(node: unknown): unknown[] {
+  return isSeq(node)
+    ? node.items.map((i) => (isScalar(i) ? i.value : i))
+    : [isScalar(node) ? node.value : node];
+}
+
+/**
+ * The key texts of a member entry and its fallback endpoint; the object form `{ keys, fallback }` beside
+ * the string and list forms. Problems are pushed; null when the entry cannot be read at all.
+ */
+function memberEntry(
+  value: unknown,
+  at: string,
+  line: number | undefined,
+  problems: Problem[],
+): { texts: unknown[]; fallback?: string } | null {
+  if (!isMap(value)) return { texts: keyTexts(value) };
+  let texts: unknown[] = [];
+  let fallback: string | undefined;
+  for (const pair of value.items) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+    if (name === 'keys') texts = keyTexts(pair.value);
+    else if (name === 'fallback') {
+      const text = isScalar(pair.value) ? pair.value.value : undefined;
+      if (isEndpoint(text)) fallback = text;
+      else problems.push({ path: `${at}.fallback`, line, message: ENDPOINT_FIX });
+    } else {
+      problems.push({
+        path: `${at}.${name}`,
+        line,
+        message: `unknown key "${name}": a member has "keys" and optionally "fallback"`,
+      });
+      return null;
+    }
+  }
+  return fallback === undefined ? { texts } : { texts, fallback };
 }
 
 function addMember(member: Pair, into: MemberKeys, line: number | undefined, problems: Problem[]): void {
@@ -74,10 +128,11 @@ function addMember(member: Pair, into: MemberKeys, line: number | undefined, pro
     problems.push({ path: at, line, message: HOME_ID_TEXT });
     return;
   }
-  const texts = isSeq(member.value)
-    ? member.value.items.map((i) => (isScalar(i) ? i.value : i))
-    : [isScalar(member.value) ? member.value.value : member.value];
-  if (texts.length === 0) {
+  const entry = memberEntry(member.value, at, line, problems);
+  if (!entry) return;
+  const { texts } = entry;
+  if (entry.fallback !== undefined) into.fallbacks.set(home, entry.fallback);
+  if (texts.length === 0 || texts[0] === null || texts[0] === undefined) {
     problems.push({ path: at, line, message: `no key; ${SHOW_FIX}` });
     return;
   }
@@ -126,7 +181,12 @@ export function parseKeyringDocument(text: string, file: string): { doc: Documen
     ]);
   }
   let zone: string | undefined;
-  const keys: MemberKeys = { members: new Map(), previousKeys: new Map(), owners: new Map() };
+  const keys: MemberKeys = {
+    members: new Map(),
+    previousKeys: new Map(),
+    fallbacks: new Map(),
+    owners: new Map(),
+  };
   let sawMembers = false;
   for (const pair of root.items) {
     const name = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
@@ -175,7 +235,15 @@ export function parseKeyringDocument(text: string, file: string): { doc: Documen
     });
   }
   if (problems.length > 0) throw keyringError(file, problems);
-  return { doc, keyring: { zone: zone!, members: keys.members, previousKeys: keys.previousKeys } };
+  return {
+    doc,
+    keyring: {
+      zone: zone!,
+      members: keys.members,
+      previousKeys: keys.previousKeys,
+      fallbacks: keys.fallbacks,
+    },
+  };
 }
 
 /** YAML `{ zone, members: { <home id>: "ed25519:…" | ["ed25519:…", …] } }`; `file` names it in errors. */

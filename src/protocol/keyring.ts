@@ -16,7 +16,7 @@ import { HOME_ID_TEXT, type Keyring, parseKeyring, parseKeyringDocument } from '
 export { readPrivateKey, writePrivateKey } from './home-key.js';
 export { KeyError, KeyExistsError } from './key-error.js';
 export { generateHomeKey, parsePublicKeyText, publicKeyText } from './key-text.js';
-export { type Keyring, parseKeyring } from './keyring-file.js';
+export { isEndpoint, type Keyring, parseKeyring } from './keyring-file.js';
 
 export function readKeyring(path: string): Keyring {
   return parseKeyring(readKeyringText(path), path);
@@ -54,17 +54,19 @@ const KEYRING_HEADER =
 
 /** The keyring as YAML, members sorted by home id. */
 export function keyringText(k: Keyring): string {
-  const members: Record<string, string | string[]> = {};
+  const members: Record<string, string | string[] | { keys: string | string[]; fallback: string }> = {};
   for (const home of [...k.members.keys()].sort()) {
     const texts = memberKeyTexts(k, home);
-    members[home] = texts.length === 1 ? texts[0]! : texts;
+    const keys = texts.length === 1 ? texts[0]! : texts;
+    const fallback = k.fallbacks?.get(home);
+    members[home] = fallback === undefined ? keys : { keys, fallback };
   }
   return KEYRING_HEADER + stringify({ zone: k.zone, members });
 }
 
 /**
  * Sets one member's keys (current first; none removes the member) in a keyring file's text, keeping its
- * comments and layout. The result is checked like a keyring read from disk.
+ * comments, layout and the member's fallback endpoint. The result is checked like a keyring read from disk.
  */
 export function withMemberKeys(text: string, file: string, home: string, keys: readonly string[]): string {
   const { doc } = parseKeyringDocument(text, file);
@@ -79,7 +81,10 @@ export function withMemberKeys(text: string, file: string, home: string, keys: r
   if (keys.length === 0) members.delete(home);
   else {
     const value = keys.length === 1 ? keys[0]! : doc.createNode([...keys]);
-    if (members.has(home)) members.set(home, value);
+    const entry = members.get(home, true);
+    // A member in the object form keeps its fallback endpoint: only its keys change.
+    if (isMap(entry)) entry.set('keys', value);
+    else if (members.has(home)) members.set(home, value);
     else {
       // A new member goes in sorted position; existing lines keep their place and comments.
       const pair = doc.createPair(home, value);

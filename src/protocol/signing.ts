@@ -12,6 +12,31 @@ export interface Signer {
   readonly homeId: string;
   /** A copy of the envelope with `sig` set. */
   sign<B extends object>(env: Envelope<B>): Envelope<B>;
+  /**
+   * A signature (base64url) over `tag` and `bytes`, for what is not an envelope (the fallback CONNECT
+   * token). The tag keeps each use apart: no such signature is ever valid for an envelope, or for another tag.
+   */
+  signTagged(tag: string, bytes: Buffer): string;
+}
+
+/** The bytes a tagged signature covers: the tag, a line break, the bytes (an envelope starts with "{"). */
+export function taggedBytes(tag: string, bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`powerdeal:${tag}\n`, 'utf8'), bytes]);
+}
+
+/** Checks a tagged signature against every key the keyring holds for `home` (current, then previous). */
+export function verifyTagged(
+  keyring: Keyring,
+  home: string,
+  tag: string,
+  bytes: Buffer,
+  sig: Buffer,
+): boolean {
+  const current = keyring.members.get(home);
+  if (!current) return false;
+  const data = taggedBytes(tag, bytes);
+  if (verify(null, data, current, sig)) return true;
+  return (keyring.previousKeys?.get(home) ?? []).some((key) => verify(null, data, key, sig));
 }
 
 export function createSigner(homeId: string, privateKey: KeyObject): Signer {
@@ -26,6 +51,9 @@ export function createSigner(homeId: string, privateKey: KeyObject): Signer {
         throw new Error(`signer of ${homeId} asked to sign a message from ${env.from}`);
       const sig = sign(null, signingBytes(env), privateKey).toString('base64url');
       return { ...env, sig };
+    },
+    signTagged(tag, bytes) {
+      return sign(null, taggedBytes(tag, bytes), privateKey).toString('base64url');
     },
   };
 }

@@ -18,6 +18,7 @@ import type { ServiceContext } from './context.js';
 import { DiskGuard, diskTolerant } from './disk-guard.js';
 import { EventLoopLag } from './event-loop-lag.js';
 import { DEFAULT_EXTENSIONS } from './extensions.js';
+import { fallbackOptions } from './fallback.js';
 import { buildHardware, type Hardware } from './hardware.js';
 import { evaluateHealth } from './health.js';
 import { Lifecycle } from './lifecycle.js';
@@ -271,12 +272,15 @@ export class Service {
       essential: false,
       start: async () => {
         if (!mqtt) return;
+        const log = ctx.log.child({ module: 'link' });
+        const fallback = fallbackOptions(ctx.config, this.keys, ctx.clock, log);
+        if ('off' in fallback) log.info({ why: fallback.off }, 'link: no fallback');
         const link = createLink({
           mqtt,
           home: ctx.config.home,
           outbox: this.store.outbox,
           store: this.store,
-          log: ctx.log.child({ module: 'link' }),
+          log,
           clock: ctx.clock,
           now: ctx.now,
           version: ctx.version,
@@ -286,6 +290,7 @@ export class Service {
           onMessage: (env) => this.trading.message(env),
           onOfferWithdrawn: (home) => this.trading.offerWithdrawn(home),
           onConnected: () => this.trading.connected(),
+          ...('options' in fallback ? { fallback: fallback.options } : {}),
         });
         this.parts.link = link;
         await link.start();

@@ -67,9 +67,15 @@ export class StagingOutbox implements Outbox {
     return rowId;
   }
 
-  nextBatch(limit: number, now: number, inFlight: ReadonlySet<number>): OutboxRow[] {
+  nextBatch(
+    limit: number,
+    now: number,
+    inFlight: ReadonlySet<number>,
+    skip?: ReadonlySet<OutboxClass>,
+  ): OutboxRow[] {
     this.spillDue(now, inFlight);
-    const rows = this.inner.nextBatch(limit, now, inFlight);
+    const rows = this.inner.nextBatch(limit, now, inFlight, skip);
+    if (skip?.has('telemetry')) return rows;
     for (const s of this.staged.values()) {
       if (rows.length >= limit) break;
       if (!inFlight.has(s.row.rowId)) rows.push(s.row);

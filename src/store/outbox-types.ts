@@ -123,9 +123,15 @@ export interface OutboxStats {
 export interface OutboxQueue {
   /**
    * Rows ready to send, in priority order and in order within each class, at most `limit`, skipping
-   * rows whose rowId is in `inFlight`. Expired rows met on the way are deleted and counted, not returned.
+   * rows whose rowId is in `inFlight` and the classes in `skip` (those a fallback broker must not take).
+   * Expired rows met on the way are deleted and counted, not returned.
    */
-  nextBatch(limit: number, now: number, inFlight: ReadonlySet<number>): OutboxRow[];
+  nextBatch(
+    limit: number,
+    now: number,
+    inFlight: ReadonlySet<number>,
+    skip?: ReadonlySet<OutboxClass>,
+  ): OutboxRow[];
   /** The broker acknowledged the row (PUBACK): delete it. */
   ack(rowId: number, now: number): void;
   /** A send attempt failed in a retryable way: count it, keep the row. */

@@ -121,13 +121,18 @@ export class SqliteOutbox implements Outbox {
     return this.tx.run(() => this.insert(msg, now), isPromise(msg.class));
   }
 
-  nextBatch(limit: number, now: number, inFlight: ReadonlySet<number>): OutboxRow[] {
+  nextBatch(
+    limit: number,
+    now: number,
+    inFlight: ReadonlySet<number>,
+    skip?: ReadonlySet<OutboxClass>,
+  ): OutboxRow[] {
     if (limit <= 0) return [];
     const depth = this.depths();
     if (EXPIRING_CLASSES.some((c) => depth[c] > 0)) this.expireDue(now, inFlight);
     const out: OutboxRow[] = [];
     for (const cls of OUTBOX_PRIORITY) {
-      if (depth[cls] === 0) continue;
+      if (depth[cls] === 0 || skip?.has(cls)) continue;
       let after = classBase(cls);
       while (out.length < limit) {
         const want = limit - out.length + Math.min(inFlight.size, SHED_PAGE);

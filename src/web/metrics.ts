@@ -72,6 +72,7 @@ export interface Metrics {
 const DEVICE_BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 const LINK_BREAKER_STATES = ['closed', 'open', 'half-open', 'isolated'] as const;
 const LINK_STATES = ['stopped', 'connecting', 'connected', 'stopping'] as const;
+const LINK_MODES = ['upstream', 'fallback-leader', 'fallback-member', 'offline'] as const;
 const QUALITIES = ['good', 'stale', 'fault'] as const;
 const DROP_REASONS = ['expired', 'coalesced', 'shed-cap', 'purged'] as const;
 
@@ -274,6 +275,21 @@ export function createMetrics(view: () => MetricsView): Metrics {
       if (x.status.link)
         for (const s of LINK_BREAKER_STATES) set({ state: s }, x.status.link.breaker === s ? 1 : 0);
     },
+  );
+  gauge('powerdeal_link_mode', 'Which broker carries the messages, as a state set', ['mode'], (set, x) => {
+    if (x.status.link) for (const m of LINK_MODES) set({ mode: m }, x.status.link.mode === m ? 1 : 0);
+  });
+  counter(
+    'powerdeal_link_elections_total',
+    'Fallback terms taken or leaders followed since start',
+    [],
+    (set, x) => set({}, x.status.link?.elections ?? 0),
+  );
+  counter(
+    'powerdeal_link_fallback_received_total',
+    'Messages received over the fallback broker since start',
+    [],
+    (set, x) => set({}, x.status.link?.fallbackReceived ?? 0),
   );
   gauge('powerdeal_link_on_primary', 'Whether the link uses the first (primary) broker', [], (set, x) =>
     set({}, x.status.link?.onPrimary ? 1 : 0),

@@ -104,6 +104,11 @@ export class StatusWatch {
       this.warn('link', `broker ${before.broker ?? ''} unreachable: ${now.lastError ?? 'connection lost'}`);
     else if (!before?.connected && now.connected)
       this.info('link', `connected to broker ${now.broker ?? ''}`);
+    if (now.mode !== before?.mode && now.leader !== null && now.mode.startsWith('fallback'))
+      this.warn(
+        'link',
+        `no broker: trading through ${now.mode === 'fallback-leader' ? 'this home' : now.leader}'s Pi`,
+      );
     if (now.breaker === 'open' && before?.breaker !== 'open')
       this.warn('link', 'publishing paused: too many failures in a row (circuit breaker open)');
   }
@@ -127,6 +132,9 @@ function linkKey(l: LinkStatus): string {
   return JSON.stringify([
     l.state,
     l.connected,
+    l.mode,
+    l.leader,
+    l.epoch,
     l.broker,
     l.onPrimary,
     l.breaker,

@@ -57,6 +57,7 @@ describe('powerdeal selftest', () => {
       'device dc-shunt',
       'device water-heater',
       `broker ${broker.url}`,
+      'link mode',
       'clock',
       'disk',
       'watchdog',
@@ -67,6 +68,7 @@ describe('powerdeal selftest', () => {
     expect(byName(checks, 'device inverter').latencyMs).toBeGreaterThanOrEqual(0);
     expect(byName(checks, 'watchdog').detail).toMatch(/WATCHDOG_USEC=30000000 \(30 s\)/);
     expect(byName(checks, `broker ${broker.url}`).detail).toMatch(/^connected in \d+ ms$/);
+    expect(byName(checks, 'link mode')).toMatchObject({ state: 'pass', detail: 'upstream broker' });
     expect(human).toMatch(/all checks passed/);
   });
 

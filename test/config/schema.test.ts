@@ -11,6 +11,7 @@ describe('config schema', () => {
       devices: [],
       panel: {},
       homeassistant: { enabled: false, prefix: 'homeassistant' },
+      fallback: { enabled: true, afterS: 20, listen: '0.0.0.0:1884', host: true, discovery: 'static' },
       engine: {
         minOfferW: 300,
         reserveW: 200,
@@ -72,6 +73,18 @@ describe('config schema', () => {
     ]);
   });
 
+  it('fallback: errors name the key and the fix', () => {
+    expect(problemsOf(homeYaml('fallback: { afterS: 0, listen: "1884", discovery: dns }\n'))).toEqual([
+      'fallback.afterS: Too small: expected number to be >=1',
+      'fallback.listen: fallback.listen must be "HOST:PORT", e.g. "192.168.1.50:502"',
+      "fallback.discovery: fallback.discovery must be static (list each home's endpoint in the keyring)",
+    ]);
+    expect(problemsOf(homeYaml('fallback: { afterS: 5, host: false, enabled: false }\n'))).toEqual([]);
+    expect(problemsOf(homeYaml('fallback: { port: 1884 }\n'))[0]).toMatch(
+      /^fallback: unknown key "port": remove it or fix the spelling \(allowed: enabled, afterS, listen, host, discovery\)/,
+    );
+  });
+
   it('web.allowedHosts takes names and addresses with an optional port, and says what else is wrong', () => {
     const hosts = ['powerdeal.home.arpa', 'pi.lan:8080', '192.168.1.20', '[fd00::2]:8080', 'pi.local.'];
     expect(problemsOf(homeYaml(`web: { allowedHosts: ${JSON.stringify(hosts)} }\n`))).toEqual([]);
@@ -122,6 +135,7 @@ describe('config defaults', () => {
     const home = { id: 'home-1', zone: 'z1' };
     const empty = configSchema.parse({
       home,
+      fallback: {},
       engine: {},
       homeassistant: {},
       keys: {},

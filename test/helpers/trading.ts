@@ -42,6 +42,10 @@ export interface TradingHomeSpec {
   engine?: Partial<Record<keyof typeof TEST_ENGINE, number | boolean>>;
   /** The home's broker list (default: the neighbourhood's one broker). */
   brokers?: string[];
+  /** More of the config: top-level sections, `mqtt` merged into the default one. */
+  config?: { mqtt?: Record<string, unknown> } & Record<string, unknown>;
+  /** The home's fallback endpoint in the keyring (`HOST:PORT`). */
+  fallback?: string;
 }
 
 export interface TradingHome {
@@ -89,18 +93,25 @@ export async function writeNeighbourhood(
         { id: 'grid-meter', profile: 'sdm630', modbus: { tcp, unitId: 2, timeoutMs: 500 } },
       ],
       // No drain jitter: a restarted home answers what waits for it at once.
-      mqtt: { brokers: spec.brokers ?? [broker], telemetryIntervalMs: 10_000, drainStartJitterMs: 0 },
+      mqtt: {
+        brokers: spec.brokers ?? [broker],
+        telemetryIntervalMs: 10_000,
+        drainStartJitterMs: 0,
+        ...spec.config?.mqtt,
+      },
       engine: { ...TEST_ENGINE, ...spec.engine },
       keys: { privateKeyFile: join(dir, 'home.key'), keyringFile: join(dir, 'keyring.yaml') },
       store: { path: dbPath, diskReserveMb: 0, backupKeep: 0 },
       web: { listen: `127.0.0.1:${webPort}`, tokenFile: join(dir, 'web.token') },
       control: { socket: join(dir, 'control.sock') },
+      ...Object.fromEntries(Object.entries(spec.config ?? {}).filter(([k]) => k !== 'mqtt')),
     };
     const configPath = join(dir, 'config.yaml');
     writeFileSync(configPath, stringify(config));
     homes.push({ id: spec.id, dir, configPath, dbPath, webPort, run: null, runs: [] });
   }
-  const keyring: Keyring = { zone, members };
+  const fallbacks = new Map(specs.flatMap((s) => (s.fallback ? [[s.id, s.fallback] as const] : [])));
+  const keyring: Keyring = { zone, members, fallbacks };
   // Every home gets its own copy of the same keyring, as on real Pis.
   for (const h of homes) writeFileSync(join(h.dir, 'keyring.yaml'), keyringText(keyring));
   return {

@@ -106,6 +106,40 @@ describe('keyring file', () => {
     expect(keyringText({ zone: 'z', members: new Map() })).toContain('members: {}');
   });
 
+  it('a member in the object form carries its fallback endpoint; the string form stays valid', () => {
+    const text =
+      `zone: lyon-7\nmembers:\n  home-1: ${k1}\n  home-2: { keys: ${k2}, fallback: "10.0.0.2:1884" }\n` +
+      `  home-3:\n    keys: [${k3}]\n    fallback: "[fd00::3]:1884"\n`;
+    const k = parseKeyring(text, FILE);
+    expect([...k.members.keys()]).toEqual(['home-1', 'home-2', 'home-3']);
+    expect(memberKeyTexts(k, 'home-2')).toEqual([k2]);
+    expect([...(k.fallbacks ?? [])]).toEqual([
+      ['home-2', '10.0.0.2:1884'],
+      ['home-3', '[fd00::3]:1884'],
+    ]);
+    const back = parseKeyring(keyringText(k), FILE);
+    expect([...(back.fallbacks ?? [])]).toEqual([...(k.fallbacks ?? [])]);
+    expect(keyringText(k)).toContain(`home-1: ${k1}\n`);
+    // A key change keeps the endpoint.
+    const rotated = parseKeyring(
+      withMemberKeys(text, FILE, 'home-2', [publicKeyText(generateHomeKey()), k2]),
+      FILE,
+    );
+    expect(rotated.fallbacks?.get('home-2')).toBe('10.0.0.2:1884');
+    expect(memberKeyTexts(rotated, 'home-2')).toHaveLength(2);
+
+    expect(parseError(`zone: lyon-7\nmembers:\n  home-1: { keys: ${k1}, fallback: "10.0.0.1" }\n`)).toBe(
+      `keyring ${FILE}: members.home-1.fallback (line 3): the fallback endpoint is "HOST:PORT" on the ` +
+        `neighbourhood's network, e.g. "10.0.0.7:1884" (config "fallback.listen" of that home)`,
+    );
+    expect(parseError(`zone: lyon-7\nmembers:\n  home-1: { key: ${k1} }\n`)).toBe(
+      `keyring ${FILE}: members.home-1.key (line 3): unknown key "key": a member has "keys" and optionally "fallback"`,
+    );
+    expect(parseError(`zone: lyon-7\nmembers:\n  home-1: { fallback: "h:1" }\n`)).toMatch(
+      /members\.home-1 \(line 3\): no key; /,
+    );
+  });
+
   it('names the file, the member and its line, and the fix, for every problem', () => {
     expect(parseError(`zone: lyon-7\nmembers:\n  home-1: ${k1}\n  home-7: ed25519:abc\n`)).toBe(
       `keyring ${FILE}: members.home-7 (line 4): not an Ed25519 public key ("ed25519:" + 43 base64url characters); ` +

@@ -5,6 +5,7 @@ import { CliError, EXIT } from '../../control/client/exit-codes.js';
 import { callService, connectService, intFlag } from '../../control/client/service-call.js';
 import { errorText } from '../../core/errors.js';
 import type { DeviceHealth } from '../../devices/device.js';
+import type { LinkMode } from '../../link/fallback-options.js';
 import { hardwareIsSimulated } from '../../service/hardware.js';
 import { integrityCheck } from '../../store/backup.js';
 import { type LoadedConfig, loadVerbConfig } from '../config-context.js';
@@ -23,6 +24,28 @@ interface ServiceSelfcheck {
   watchdogUsec: string | null;
   database: string;
   devices: DeviceHealth[];
+  link: { mode: LinkMode; leader: string | null; epoch: number | null } | null;
+}
+
+/** Which broker the running service trades through; in fallback a warning with what it means. */
+function linkModeCheck(link: ServiceSelfcheck['link']): Check {
+  if (!link) return { name: 'link mode', state: 'unknown', detail: 'no broker link in the service' };
+  if (link.mode === 'upstream') return { name: 'link mode', state: 'pass', detail: 'upstream broker' };
+  if (link.mode === 'offline') {
+    return {
+      name: 'link mode',
+      state: 'unknown',
+      detail: 'offline: no broker and no fallback leader yet',
+      hint: 'messages wait in the outbox; see the broker checks above',
+    };
+  }
+  const through = link.mode === 'fallback-leader' ? 'this home' : (link.leader ?? '?');
+  return {
+    name: 'link mode',
+    state: 'unknown',
+    detail: `${link.mode}: no broker, trading through ${through}'s Pi (term ${link.epoch ?? '?'})`,
+    hint: 'the zone trades without its broker; telemetry waits in the outbox until a broker answers (see the broker checks above)',
+  };
 }
 
 const STATE_TEXT = { pass: green('pass'), fail: red('FAIL'), unknown: yellow('?') };
@@ -161,6 +184,7 @@ export function register(program: Command): void {
         const devices = fromService?.devices ?? (await probeDevices(loaded, hardwareIsSimulated()));
         checks.push(...deviceChecks(config, devices));
         checks.push(...(await brokerChecks(config, brokerTimeout)));
+        if (fromService) checks.push(linkModeCheck(fromService.link));
         checks.push(await clockCheck());
         checks.push(diskCheck(config.store.path));
         checks.push(watchdogCheck(fromService));

@@ -49,6 +49,14 @@ function render(status: ServiceStatus, health: HealthReport): string {
       ? `broker ${ok(link.connected, link.connected ? 'connected' : 'down')} ${link.broker ?? ''}${mqttVersionText(link)}  breaker ${link.breaker}  published ${link.published}  retries ${link.retries}${link.lastError ? `  last error: ${link.lastError}` : ''}`
       : dim('broker: none configured'),
   );
+  if (link && (link.mode === 'fallback-leader' || link.mode === 'fallback-member')) {
+    const through = link.mode === 'fallback-leader' ? 'this home' : (link.leader ?? '?');
+    const since = link.modeSince === null ? '' : ` since ${new Date(link.modeSince).toISOString()}`;
+    lines.push(
+      yellow(`${link.mode}: no broker, trading through ${through}'s Pi (term ${link.epoch ?? '?'})${since}`),
+    );
+  }
+  lines.push();
   if (status.outbox) lines.push(outboxLine(status.outbox));
   if (status.trading) lines.push(...tradingLines(status.trading));
   return lines.join('\n');

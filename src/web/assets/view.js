@@ -22,6 +22,9 @@ export function fmtAge(ms) {
 }
 
 export const fmtTime = (ts) => (ts ? new Date(ts).toLocaleTimeString() : '–');
+/** Hours and minutes: "14:02". */
+export const fmtClock = (ts) =>
+  ts ? new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '–';
 
 function text(el, value) {
   if (el && el.textContent !== value) el.textContent = value;
@@ -90,15 +93,23 @@ export function renderLink(link) {
     return;
   }
   const up = link.connected;
-  el.className = `state ${up ? (link.breaker === 'closed' ? 'ok' : 'warn') : 'bad'}`;
+  const fallback = link.mode === 'fallback-leader' || link.mode === 'fallback-member';
+  el.className = `state ${up && !fallback ? (link.breaker === 'closed' ? 'ok' : 'warn') : up ? 'warn' : 'bad'}`;
   text(
     el,
-    up
-      ? `Connected${link.breaker === 'closed' ? '' : ` (publishing ${link.breaker})`}`
-      : 'Broker unreachable',
+    fallback
+      ? `No broker: trading through ${link.mode === 'fallback-leader' ? 'this home' : link.leader}'s Pi since ${fmtClock(link.modeSince)}`
+      : up
+        ? `Connected${link.breaker === 'closed' ? '' : ` (publishing ${link.breaker})`}`
+        : 'Broker unreachable',
   );
   list($('link'), [
-    ['Broker', `${link.broker ?? '–'}${up && !link.onPrimary ? ' (fallback)' : ''}`],
+    [
+      'Broker',
+      fallback
+        ? `${link.broker ?? '–'} (the zone's fallback broker, term ${link.epoch ?? '–'})`
+        : `${link.broker ?? '–'}${up && !link.onPrimary ? ' (failover)' : ''}`,
+    ],
     [
       'Protocol',
       link.protocolVersion === null
