@@ -3,6 +3,7 @@
  * against a baseline measured in the same run (raw library calls or an independent tool), so the
  * figures mean something on any machine. Progress goes to stderr. `--only NAME[,NAME]` picks some.
  */
+import { benchFallbackBroker } from './fallback-broker.js';
 import { benchLink } from './link.js';
 import { benchModbus } from './modbus.js';
 import { benchNeighbourhood } from './neighbourhood.js';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   web: benchWeb,
   neighbourhood: () => benchNeighbourhood(),
   zone: () => benchZone(),
+  fallback: benchFallbackBroker,
 };
 
 const onlyIndex = process.argv.indexOf('--only');
