@@ -4,6 +4,7 @@
  * figures mean something on any machine. Progress goes to stderr. `--only NAME[,NAME]` picks some.
  */
 import { benchFallbackBroker } from './fallback-broker.js';
+import { benchFallbackZone } from './fallback-zone.js';
 import { benchLink } from './link.js';
 import { benchModbus } from './modbus.js';
 import { benchNeighbourhood } from './neighbourhood.js';
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   neighbourhood: () => benchNeighbourhood(),
   zone: () => benchZone(),
   fallback: benchFallbackBroker,
+  'fallback-zone': benchFallbackZone,
 };
 
 const onlyIndex = process.argv.indexOf('--only');
