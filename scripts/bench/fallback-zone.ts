@@ -6,6 +6,7 @@ import { startMosquitto, stopAllMosquittos } from '../../test/helpers/mosquitto.
 import { freePort, waitFor } from '../../test/helpers/ports.js';
 import {
   isBinding,
+  linkOf,
   readTrades,
   startHome,
   stopHome,
@@ -28,21 +29,6 @@ const AFTER_S = 3;
 /** TEST_ENGINE's one-minute slots. */
 const SLOT_MS = 60_000;
 const SAMPLE_S = Number(process.env.BENCH_FALLBACK_SAMPLE_S ?? 30);
-
-interface LinkView {
-  mode: string;
-  leader: string | null;
-  epoch: number | null;
-}
-
-async function linkOf(h: TradingHome): Promise<LinkView | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${h.webPort}/api/status`);
-    return ((await res.json()) as { link: LinkView }).link;
-  } catch {
-    return null;
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

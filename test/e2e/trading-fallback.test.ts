@@ -10,6 +10,8 @@ import { type Mosquitto, startMosquitto, stopAllMosquittos } from '../helpers/mo
 import { freePort, waitFor } from '../helpers/ports.js';
 import {
   isBinding,
+  type LinkView,
+  linkOf,
   type Neighbourhood,
   readTrades,
   recordWire,
@@ -35,21 +37,6 @@ const BUYERS = ['home-2', 'home-3', 'home-4'] as const;
 const AFTER_S = 3;
 const TELEMETRY_MS = 3000;
 const SLOT_MS = 60_000;
-
-interface LinkView {
-  mode: string;
-  leader: string | null;
-  epoch: number | null;
-}
-
-async function linkOf(h: TradingHome): Promise<LinkView | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${h.webPort}/api/status`);
-    return ((await res.json()) as { link: LinkView }).link;
-  } catch {
-    return null;
-  }
-}
 
 async function loadsOn(h: TradingHome): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${h.webPort}/api/status`);

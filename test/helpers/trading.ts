@@ -155,6 +155,22 @@ export function homeLogs(home: TradingHome, lines = 40): string {
     .join('\n');
 }
 
+/** The link as a home's `/api/status` reports it; null while the home does not answer. */
+export interface LinkView {
+  mode: string;
+  leader: string | null;
+  epoch: number | null;
+}
+
+export async function linkOf(h: TradingHome): Promise<LinkView | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${h.webPort}/api/status`);
+    return ((await res.json()) as { link: LinkView }).link;
+  } catch {
+    return null;
+  }
+}
+
 // ---- the wire ------------------------------------------------------------------------------------------
 
 export interface WireMessage {
